@@ -1,0 +1,44 @@
+"""Max pooling: forward (Phase 4) and backward (Phase 5).
+
+Conventions:
+    x    (N, C, H, W)
+    out  (N, C, Ho, Wo)   Ho = (H - size)//stride + 1, Wo likewise (valid windows only, no padding)
+
+Each window of the backward pass sends its gradient to one position only: the first maximum in
+row-major order within the window (PyTorch's rule). Overlapping windows (stride < size) sum
+their contributions.
+"""
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from ._checks import check_float_array, check_shape, check_window_args
+
+
+def max_pool_forward(x, size=2, stride=2):
+    """Phase 4: the maximum of every size x size window.
+
+    Args:
+        x: (N, C, H, W), floating dtype.
+        size: window height and width (int >= 1).
+        stride: step between windows (int >= 1).
+    Returns:
+        out: (N, C, Ho, Wo), dtype of x.
+        cache: opaque; pass it to max_pool_backward.
+    """
+    check_float_array("x", x, 4, "(N, C, H, W)")
+    check_window_args(x.shape, size, size, stride, 0)
+    raise NotImplementedError('Phase 4 (max-pool forward): implement max_pool_forward in scratchcnn/pool.py')
+
+
+def max_pool_backward(dout, cache):
+    """Phase 5: route each window's gradient to the position of its (first) maximum.
+
+    Args:
+        dout: (N, C, Ho, Wo), dL/dout.
+        cache: from max_pool_forward.
+    Returns:
+        dx: (N, C, H, W), dL/dx, dtype of dout.
+    """
+    check_float_array("dout", dout, 4, "(N, C, Ho, Wo)")
+    raise NotImplementedError('Phase 5 (max-pool backward): implement max_pool_backward in scratchcnn/pool.py')

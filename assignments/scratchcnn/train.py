@@ -1,0 +1,50 @@
+"""Training (Phase 9): minibatch SGD over the whole training set, and evaluation.
+
+    model = build_guide_cnn(rng=0)
+    optimizer = SGD(lr=0.05, momentum=0.9)
+    for epoch in range(3):
+        stats = train_epoch(model, optimizer, x_train, y_train, batch_size=64, rng=epoch)
+        test_loss, test_acc = evaluate(model, x_test, y_test)
+
+Images are float32 (N, 1, 28, 28) in [0, 1]; labels int (N,) in 0..9.
+"""
+
+import numpy as np
+
+from .layers import softmax_cross_entropy
+
+
+def train_epoch(model, optimizer, x, y, batch_size=64, rng=None, lr_schedule=None, on_batch=None):
+    """Phase 9: one epoch of minibatch training.
+
+    Shuffle the examples with `rng`, then for each minibatch of `batch_size` (the last one may be
+    smaller): forward, softmax cross-entropy, backward, optimizer step.
+
+    Args:
+        model: a CNN (forward, backward, params, grads).
+        optimizer: an SGD (step(params, grads); its `lr` attribute may be changed).
+        x: (N, C, H, W) float32 images; y: (N,) integer labels.
+        batch_size: examples per step.
+        rng: seed or numpy Generator for the shuffle (same seed, same order).
+        lr_schedule: optional callable, step index within the epoch (0-based) -> learning rate,
+            applied to optimizer.lr before each step.
+        on_batch: optional callable(loss, accuracy) called after each step (progress bars).
+    Returns:
+        dict with "loss" and "accuracy": means over the epoch's examples.
+    """
+    raise NotImplementedError('Phase 9 (training to 99% on MNIST): implement train_epoch in scratchcnn/train.py')
+
+
+def evaluate(model, x, y, batch_size=1000):
+    """Mean loss and accuracy of `model` on (x, y), in batches (no gradients).
+
+    Returns:
+        (loss, accuracy) as floats.
+    """
+    total_loss = total_correct = 0.0
+    for start in range(0, len(x), batch_size):
+        logits = model.forward(x[start:start + batch_size])
+        loss, _ = softmax_cross_entropy(logits, y[start:start + batch_size])
+        total_loss += loss * len(logits)
+        total_correct += np.count_nonzero(logits.argmax(axis=1) == y[start:start + batch_size])
+    return total_loss / len(x), total_correct / len(x)

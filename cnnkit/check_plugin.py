@@ -1,0 +1,40 @@
+"""A pytest plugin for `cnnkit check`: writes each test's phase and outcome as JSON lines.
+
+Loaded with `-p cnnkit.check_plugin`; the file to write is named by CNNKIT_CHECK_REPORT.
+"""
+
+import json
+import os
+import re
+
+import pytest
+
+PHASE_MARKER = re.compile(r"phase(\d+)$")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    # One record per test: its call, or the setup that stopped it (import errors, skips).
+    if not (report.when == "call" or (report.when == "setup" and not report.passed)):
+        return
+    phases = [int(m.group(1)) for mark in item.iter_markers()
+              if (m := PHASE_MARKER.match(mark.name))]
+    record = {"test": item.nodeid, "phases": phases, "outcome": report.outcome,
+              "not_implemented": bool(call.excinfo and call.excinfo.errisinstance(NotImplementedError)),
+              "message": crash_message(report, call)}
+    with open(os.environ["CNNKIT_CHECK_REPORT"], "a") as out:
+        out.write(json.dumps(record) + "\n")
+
+
+def crash_message(report, call):
+    """The first lines of what went wrong, in plain words (no traceback)."""
+    if report.passed:
+        return ""
+    if report.skipped:
+        return str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else ""
+    if call.excinfo is None:
+        return str(report.longrepr).strip().splitlines()[-1]
+    text = call.excinfo.exconly().strip()
+    return text.removeprefix("AssertionError: ").split("\nassert ")[0]

@@ -1,0 +1,31 @@
+"""Shared fixtures of the kit's own tests."""
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from cnnkit.paths import KIT_ROOT
+
+# The reference, importable as `scratchcnn` in the kit's own tests.
+sys.path.insert(0, str(KIT_ROOT / "solutions"))
+
+
+@pytest.fixture
+def reference_copy(tmp_path) -> Path:
+    """A scratch copy of the reference (a folder holding scratchcnn/) to break on purpose."""
+    shutil.copytree(KIT_ROOT / "solutions" / "scratchcnn", tmp_path / "scratchcnn")
+    return tmp_path
+
+
+@pytest.fixture
+def replace_in():
+    """Edit a copied source file, failing loudly if `old` is not there exactly once."""
+
+    def replace(path: Path, old: str, new: str) -> None:
+        text = path.read_text()
+        assert text.count(old) == 1, f"{path.name}: expected one {old!r}"
+        path.write_text(text.replace(old, new))
+
+    return replace

@@ -1,0 +1,53 @@
+"""`cnnkit check` on the reference, on the fresh stubs, and on a copy with one bug."""
+
+from cnnkit.check import run_public_tests, summarise
+from cnnkit.paths import KIT_ROOT
+from cnnkit.phases import PHASES, phase
+
+
+def check(impl, phases=PHASES):
+    return {r.phase.number: r for r in summarise(run_public_tests(impl, list(phases)),
+                                                 list(phases), impl)}
+
+
+def test_reference_passes_every_phase():
+    results = check(KIT_ROOT / "solutions")
+    assert {n: r.status for n, r in results.items()} == {p.number: "passing" for p in PHASES}
+    assert all(r.passed > 0 and r.skipped == 0 for r in results.values())
+
+
+def test_fresh_release_is_not_started_in_every_phase():
+    results = check(KIT_ROOT / "assignments")
+    assert {n: r.status for n, r in results.items()} == {p.number: "not started" for p in PHASES}
+    assert all(r.first_failure == "" for r in results.values())
+
+
+def test_one_bug_fails_its_phase_with_index_expected_and_got(reference_copy, replace_in):
+    # col2im overwrites instead of accumulating overlapping windows.
+    replace_in(reference_copy / "scratchcnn" / "conv.py",
+               "j:j + stride * Wo:stride] += cols6", "j:j + stride * Wo:stride] = cols6")
+    results = check(reference_copy, [phase(2), phase(3)])
+    assert results[2].status == "passing"
+    assert results[3].status == "failing"
+    assert results[3].first_failure == (
+        "test_col2im_sums_overlaps: col2im(ones, 3x3 image, 2x2) dx: at index [0, 0, 0, 1] "
+        "expected 2, got 1 (5 of 9 values differ)")
+
+
+def test_phase_waiting_for_an_earlier_one(reference_copy, replace_in):
+    """Pooling backward implemented but forward not: Phase 5's tests are skipped, not failed."""
+    replace_in(reference_copy / "scratchcnn" / "pool.py", "    N, C = x.shape[:2]\n",
+               "    raise NotImplementedError('Phase 4')\n")
+    results = check(reference_copy, [phase(4), phase(5)])
+    assert results[4].status == "not started"
+    assert results[5].status == "waiting"
+    assert "needs an earlier phase" in results[5].first_skip
+
+
+def test_infinite_loop_fails_one_test_not_the_check(reference_copy, replace_in, monkeypatch):
+    monkeypatch.setattr("cnnkit.check.PER_TEST_TIMEOUT", 2)
+    replace_in(reference_copy / "scratchcnn" / "layers.py", "    return x.reshape(x.shape[0], -1), x.shape",
+               "    while True:\n        pass")
+    results = check(reference_copy, [phase(6), phase(7)])
+    assert results[6].status == "failing" and "Timeout" in results[6].first_failure
+    assert results[7].status == "passing"
