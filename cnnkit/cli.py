@@ -6,8 +6,9 @@ import argparse
 import sys
 
 from . import check, compare, release
+from .data import cli as data_cli
 
-COMMANDS = (check, compare, release)
+COMMANDS = (check, compare, release, data_cli)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,154 @@
+"""Fixtures for the cnnkit.data tests: the real MNIST folder, IDX builders and a loopback mirror."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import struct
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cnnkit.data import FILES
+
+REPO = Path(__file__).resolve().parents[2]
+# Test code only: library code never knows where the shared data lives.
+DEFAULT_MNIST_DIR = REPO.parent / "shared" / "data" / "mnist"
+
+FLAKY_FAILURES = 2  # the "flaky" mirror answers 503 this many times per file, then serves it
+STALL_SECONDS = 5.0  # the "stall" mirror waits this long (or until teardown) before answering
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    """The real MNIST folder: $CNNKIT_DATA, else <repo>/../shared/data/mnist."""
+    folder = Path(os.environ.get("CNNKIT_DATA") or DEFAULT_MNIST_DIR)
+    missing = [s.filename for s in FILES if not (folder / s.filename).is_file()]
+    if missing:
+        pytest.fail(f"the MNIST folder {folder} lacks {missing}; set CNNKIT_DATA to a folder "
+                    "holding the four MNIST .gz files")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def mnist_bytes(mnist_dir: Path) -> dict[str, bytes]:
+    """filename -> the bytes of that real file."""
+    return {s.filename: (mnist_dir / s.filename).read_bytes() for s in FILES}
+
+
+@pytest.fixture(scope="session")
+def served_md5(mnist_bytes: dict[str, bytes]) -> dict[str, str]:
+    """filename -> md5 of the file the mirror serves (train-images differs from the official)."""
+    return {name: hashlib.md5(data).hexdigest() for name, data in mnist_bytes.items()}
+
+
+def idx_bytes(values: np.ndarray, magic: int | None = None, dims: tuple[int, ...] | None = None) -> bytes:
+    """Encode uint8 `values` as IDX by hand (independently of cnnkit.data.idx); `magic` and
+    `dims` override the header to build broken files."""
+    dims = values.shape if dims is None else dims
+    magic = 0x0800 | len(dims) if magic is None else magic
+    header = struct.pack(">I", magic) + struct.pack(f">{len(dims)}I", *dims)
+    return header + np.ascontiguousarray(values, dtype=np.uint8).tobytes()
+
+
+@pytest.fixture
+def make_idx() -> Callable[..., bytes]:
+    return idx_bytes
+
+
+def link_mnist(src: Path, dest: Path, skip: tuple[str, ...] = ()) -> Path:
+    """Fill `dest` with symlinks to the real files of `src` except those named in `skip`."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for spec in FILES:
+        if spec.filename not in skip:
+            (dest / spec.filename).symlink_to(src / spec.filename)
+    return dest
+
+
+@pytest.fixture
+def linked_mnist() -> Callable[..., Path]:
+    return link_mnist
+
+
+class _MirrorHandler(BaseHTTPRequestHandler):
+    """GET /<mode>/<filename>: serves the real file the way `mode` says (see `mirror`)."""
+
+    server: _MirrorServer
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        mode, _, name = self.path.strip("/").partition("/")
+        self.server.hits[(mode, name)] += 1
+        data = self.server.files.get(name)
+        if data is None or mode == "missing":
+            self.send_error(404)
+        elif mode == "flaky" and self.server.hits[(mode, name)] <= FLAKY_FAILURES:
+            self.send_error(503)
+        elif mode == "stall":
+            self.server.release.wait(STALL_SECONDS)
+        elif mode == "corrupt":
+            middle = len(data) // 2
+            self._send(data[:middle] + bytes(b ^ 0xFF for b in data[middle:middle + 16])
+                       + data[middle + 16:])
+        elif mode == "truncated":  # announces every byte, sends half, closes the connection
+            self._send(data[: len(data) // 2], length=len(data))
+        elif mode == "cutoff":  # no Content-Length: the client only sees the connection close
+            self._send(data[: len(data) // 2], length=None)
+        else:
+            self._send(data)
+
+    def _send(self, body: bytes, length: int | None = -1) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        if length is not None:
+            self.send_header("Content-Length", str(len(body) if length == -1 else length))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass  # keep the test output clean
+
+
+class _MirrorServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, files: dict[str, bytes]):
+        super().__init__(("127.0.0.1", 0), _MirrorHandler)
+        self.files = files
+        self.hits: Counter[tuple[str, str]] = Counter()
+        self.release = threading.Event()
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # a client that gave up (timeout test) makes the handler's write fail: expected
+
+    def url(self, mode: str) -> str:
+        """Base URL of one simulated mirror: good, corrupt, truncated, cutoff, flaky, stall, missing."""
+        return f"http://127.0.0.1:{self.server_address[1]}/{mode}/"
+
+
+@pytest.fixture
+def mirror(mnist_bytes: dict[str, bytes]) -> Iterator[_MirrorServer]:
+    """A real HTTP server on 127.0.0.1 serving the real MNIST files, fresh hit counters per test."""
+    server = _MirrorServer(mnist_bytes)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
+    thread.start()
+    yield server
+    server.release.set()
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def refused_url() -> str:
+    """A loopback base URL on which nothing listens (the port was free a moment ago)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}/mnist/"

@@ -1,0 +1,82 @@
+"""cnnkit.data.cli: the `data` subcommand, driven through a real argparse parser."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+
+import pytest
+
+from cnnkit.data import ENV_VAR, FILES
+from cnnkit.data.cli import register
+from cnnkit.data.mnist import TRAIN_IMAGES, TRAIN_LABELS
+
+
+def run(argv: list[str]) -> int:
+    """Parse `argv` as `cnnkit` would (with `data` registered) and run the chosen handler."""
+    parser = argparse.ArgumentParser(prog="cnnkit")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+def test_verify_real_folder(mnist_dir, served_md5, capsys):
+    assert run(["data", "verify", "--data", str(mnist_dir)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"MNIST folder {mnist_dir}"
+    assert len(lines) == 5
+    for spec, line in zip(FILES, lines[1:], strict=True):
+        assert f"{mnist_dir / spec.filename}  shape {'x'.join(map(str, spec.shape))}" in line
+    assert lines[1].endswith(f"WARNING: md5 {served_md5[TRAIN_IMAGES.filename]} differs from the "
+                             f"official {TRAIN_IMAGES.md5}")
+    assert all(line.endswith("md5 ok") for line in lines[2:])
+
+
+def test_verify_uses_env_var(mnist_dir, monkeypatch, capsys):
+    monkeypatch.setenv(ENV_VAR, str(mnist_dir))
+    assert run(["data", "verify"]) == 0
+    assert capsys.readouterr().out.startswith(f"MNIST folder {mnist_dir}\n")
+
+
+def test_verify_broken_folder(tmp_path, mnist_dir, mnist_bytes, linked_mnist, capsys):
+    folder = linked_mnist(mnist_dir, tmp_path, skip=(TRAIN_IMAGES.filename, TRAIN_LABELS.filename))
+    (folder / TRAIN_LABELS.filename).write_bytes(mnist_bytes[TRAIN_LABELS.filename][:1000])
+    assert run(["data", "verify", "--data", str(folder)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == f"  ERROR    {folder / TRAIN_IMAGES.filename}: missing"
+    assert lines[2] == f"  ERROR    {folder / TRAIN_LABELS.filename}: truncated gzip data " \
+                       "(Compressed file ended before the end-of-stream marker was reached)"
+    assert lines[3].endswith("md5 ok") and lines[4].endswith("md5 ok")
+
+
+def test_download_to_dest(tmp_path, mnist_dir, mirror, refused_url, capsys):
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    shutil.copy(mnist_dir / TRAIN_IMAGES.filename, dest)  # the served copy fails the official md5
+    argv = ["data", "download", "--dest", str(dest), "--mirror", refused_url,
+            "--mirror", mirror.url("good"), "--retries", "0", "--quiet"]
+    assert run(argv) == 0
+    assert capsys.readouterr().out == f"MNIST files are in {dest}\n"
+    assert sorted(p.name for p in dest.iterdir()) == sorted(s.filename for s in FILES)
+    assert sum(mirror.hits.values()) == 3
+
+
+def test_download_failure_exit_code_and_message(tmp_path, refused_url, capsys):
+    argv = ["data", "download", "--dest", str(tmp_path), "--mirror", refused_url, "--retries", "0",
+            "--quiet"]
+    assert run(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: could not download {TRAIN_IMAGES.filename} from any of 1 mirror(s):\n")
+    assert f"{refused_url}{TRAIN_IMAGES.filename}: cannot connect" in err
+
+
+def test_download_rejects_bad_retries(tmp_path, capsys):
+    assert run(["data", "download", "--dest", str(tmp_path), "--retries", "-1"]) == 1
+    assert capsys.readouterr().err == "error: retries must be >= 0 (got -1)\n"
+
+
+def test_action_is_required(capsys):
+    with pytest.raises(SystemExit) as info:
+        run(["data"])
+    assert info.value.code == 2
+    assert "ACTION" in capsys.readouterr().err
