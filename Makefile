@@ -2,7 +2,7 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup test check
+.PHONY: setup system-deps test check
 
 setup: $(VENV)/.installed
 
@@ -10,6 +10,11 @@ $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(BIN)/pip install --quiet -e .
 	touch $@
+
+# bubblewrap is the grader's sandbox (Debian/Ubuntu, as root). Without it `cnnkit grade` still
+# works, with resource limits only and a loud warning.
+system-deps:
+	command -v bwrap >/dev/null || (apt-get update -qq && apt-get install -y -qq bubblewrap)
 
 # The public tests, phase by phase, on the student release (ARGS="--impl solutions" for the reference).
 check: setup

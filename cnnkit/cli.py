@@ -6,9 +6,11 @@ import argparse
 import sys
 
 from . import check, compare, release
+from .autograder import batch, grade
+from .autograder.nbgrader import cli as nbgrader_cli
 from .data import cli as data_cli
 
-COMMANDS = (check, compare, release, data_cli)
+COMMANDS = (check, compare, release, grade, batch, nbgrader_cli, data_cli)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,7 +18,7 @@ import numpy as np
 
 from .paths import KIT_ROOT, resolve_impl
 
-MODULES = ("conv", "pool", "layers")
+MODULES = ("conv", "pool", "layers", "model")
 CONV_SHAPES = [  # (x shape, w shape, stride, padding)
     ((1, 1, 4, 4), (1, 1, 2, 2), 1, 0),
     ((2, 3, 7, 6), (4, 3, 3, 2), 1, 0),

@@ -45,9 +45,10 @@ def enclosing_qualnames(source: str) -> dict[int, str]:
     return names
 
 
-def stub_source(source: str, file: str) -> tuple[str, list[str]]:
+def stub_source(source: str, file: str, keep=lambda phase: False) -> tuple[str, list[str]]:
     """Replace each solution region of `source` (the file `file` of the package) with a stub.
 
+    Regions of phases for which `keep(phase)` is true keep their code (without the markers).
     Returns the stubbed source and the tasks ("file::qualname") it found.
     """
     names = enclosing_qualnames(source)
@@ -64,17 +65,19 @@ def stub_source(source: str, file: str) -> tuple[str, list[str]]:
             region_start = number
             task = f"{file}::{names[number]}"
             try:
-                message = task_owner(task).stub_message(task)
+                owner = task_owner(task)
             except KeyError as err:
                 raise ReleaseError(f"{file}:{number}: {err.args[0]}") from None
             tasks.append(task)
-            indent = line[: len(line) - len(line.lstrip())]
-            out.append(f"{indent}raise NotImplementedError({message!r})\n")
+            kept = keep(owner)
+            if not kept:
+                indent = line[: len(line) - len(line.lstrip())]
+                out.append(f"{indent}raise NotImplementedError({owner.stub_message(task)!r})\n")
         elif stripped == END:
             if region_start is None:
                 raise ReleaseError(f"{file}:{number}: {END} without {BEGIN}")
             region_start = None
-        elif region_start is None:
+        elif region_start is None or kept:
             out.append(line)
     if region_start is not None:
         raise ReleaseError(f"{file}:{region_start}: {BEGIN} is never closed")

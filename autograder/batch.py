@@ -1,0 +1,133 @@
+"""`cnnkit grade-all FOLDER --jobs N --csv OUT`: every submission of a folder, in parallel.
+
+Each subfolder or .zip of FOLDER is one student's submission (the name is the student id). Every
+grade is written, atomically, to RESULTS/<student>.json as soon as it is known, with a hash of the
+submission: a rerun (after a crash, a reboot, new late submissions) grades only what is new or
+changed. Nothing one submission does stops the batch: an unexpected failure is recorded as that
+student's grade ("error" in every phase, with the reason).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import tempfile
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+from tqdm import tqdm
+
+from ..phases import PHASES, phase
+from .grade import grade, unreadable, write_json
+
+
+def submissions(folder: Path) -> dict[str, Path]:
+    """Student id -> submission (a subfolder or a .zip), hidden entries skipped."""
+    found = {}
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith("."):
+            continue
+        if path.is_dir() or path.suffix == ".zip":
+            found[path.stem if path.suffix == ".zip" else path.name] = path
+    return found
+
+
+def fingerprint(path: Path) -> str:
+    """sha256 over a submission's files (names and contents)."""
+    digest = hashlib.sha256()
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    for file in files:
+        digest.update(file.relative_to(path.parent).as_posix().encode() + b"\0")
+        digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+def cached(result_file: Path, sha: str, numbers: list[int]) -> dict | None:
+    """The stored grade, if it exists and is of this exact submission and these phases."""
+    try:
+        result = json.loads(result_file.read_text())
+    except (OSError, ValueError):
+        return None
+    same = (result.get("submission_sha256") == sha
+            and [p["phase"] for p in result.get("phases", [])] == numbers)
+    return result if same else None
+
+
+def grade_one(student: str, path: Path, results: Path, numbers: list[int],
+              job_seconds: float) -> dict:
+    sha = fingerprint(path)
+    result_file = results / f"{student}.json"
+    result = cached(result_file, sha, numbers)
+    if result is None:
+        try:
+            result = grade(path, numbers, job_seconds=job_seconds)
+        except Exception as err:  # the batch goes on; the reason is in the student's grade
+            result = unreadable(path, numbers, f"grader error: {err!r}")
+        result.update(student=student, submission_sha256=sha)
+        write_json(result_file, result)
+    return result
+
+
+def csv_text(grades: dict[str, dict]) -> str:
+    """One row per student, one column per phase, the total."""
+    columns = [f"phase{p.number}_{p.name}" for p in PHASES]
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["student", *columns, "total", "max_total"])
+    for student, result in sorted(grades.items()):
+        scores = {p["phase"]: p["score"] for p in result["phases"]}
+        writer.writerow([student, *(scores.get(p.number, "") for p in PHASES),
+                         result["total"], result["max_total"]])
+    return out.getvalue()
+
+
+def write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.",
+                                     delete=False, newline="") as out:
+        out.write(text)
+    os.replace(out.name, path)
+
+
+def grade_all(folder: Path, csv_path: Path, results: Path, jobs: int = 2,
+              numbers: list[int] | None = None, job_seconds: float = 120.0,
+              progress: bool = True) -> dict[str, dict]:
+    numbers = numbers or [p.number for p in PHASES]
+    todo = submissions(folder)
+    grades = {}
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = {pool.submit(grade_one, student, path, results, numbers, job_seconds): student
+                   for student, path in todo.items()}
+        for future in tqdm(as_completed(futures), total=len(futures), unit="submission",
+                           disable=not progress):
+            grades[futures[future]] = future.result()
+    write_text(csv_path, csv_text(grades))
+    return grades
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("grade-all", help="grade every submission of a folder")
+    parser.add_argument("folder", type=Path, help="one subfolder or .zip per student")
+    parser.add_argument("--csv", type=Path, required=True, help="the per-phase score table")
+    parser.add_argument("--results", type=Path,
+                        help="per-student JSON grades (default: a 'grades' folder beside --csv)")
+    parser.add_argument("--jobs", type=int, default=2, help="submissions graded at once")
+    parser.add_argument("--phases", help="comma-separated phase numbers (default: all)")
+    parser.add_argument("--job-seconds", type=float, default=120.0,
+                        help="wall-clock limit of one phase's sandboxed run")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    results = args.results or args.csv.parent / "grades"
+    numbers = [phase(int(n)).number for n in args.phases.split(",")] if args.phases else None
+    grades = grade_all(args.folder, args.csv, results, args.jobs, numbers, args.job_seconds)
+    errors = [s for s, g in grades.items() if any(p["status"] == "error" for p in g["phases"])]
+    print(f"graded {len(grades)} submissions -> {args.csv} (per-student JSON in {results})")
+    if errors:
+        print(f"{len(errors)} could not be graded in some phase (the reason is in their JSON): "
+              f"{', '.join(sorted(errors))}")
+    return 0

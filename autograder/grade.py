@@ -1,0 +1,223 @@
+"""`cnnkit grade SUBMISSION`: score one submission phase by phase with the hidden suites.
+
+The grading process runs the hidden suites (autograder/suites, pytest) in a child process of its
+own; the suites run the student's code in sandboxed children (see `runner`, `sandbox`). A phase's
+score is its points (from the phases table) times the weight of the tests it passed over the
+weight of all its tests. Nothing a submission does can stop a grade from being written: a
+submission that breaks the grader's own child gets "error" for the phases it hit, with a reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+from ..check import is_stubbed
+from ..phases import PHASES, phase
+from .sandbox import sandbox_status
+
+SUITES = Path(__file__).with_name("suites")
+MAX_ZIP_BYTES = 64 * 1024**2  # uncompressed size of a zipped submission
+MAX_ZIP_FILES = 2000
+
+
+class SubmissionError(Exception):
+    """The submission can't be graded at all (no scratchcnn package, bad zip)."""
+
+
+def unpack(submission: Path, workdir: Path) -> Path:
+    """The folder holding the submission's `scratchcnn/` (a .zip is extracted into workdir)."""
+    if submission.is_file() and zipfile.is_zipfile(submission):
+        extract_zip(submission, workdir / "unzipped")
+        submission = workdir / "unzipped"
+    if not submission.is_dir():
+        raise SubmissionError(f"{submission} is neither a folder nor a .zip file")
+    candidates = [submission / "scratchcnn", *sorted(submission.glob("*/scratchcnn"))]
+    if submission.name == "scratchcnn":
+        candidates.insert(0, submission)
+    for package in candidates:
+        if (package / "__init__.py").is_file() and not package.is_symlink():
+            return package.parent.resolve()
+    raise SubmissionError(f"no scratchcnn/__init__.py in {submission} (or one folder below)")
+
+
+def extract_zip(path: Path, dest: Path) -> None:
+    """Extract regular files only, refusing absolute paths, '..', links and zip bombs."""
+    with zipfile.ZipFile(path) as archive:
+        members = [m for m in archive.infolist() if not m.is_dir()]
+        if len(members) > MAX_ZIP_FILES or sum(m.file_size for m in members) > MAX_ZIP_BYTES:
+            raise SubmissionError(f"{path.name}: more than {MAX_ZIP_FILES} files or "
+                                  f"{MAX_ZIP_BYTES // 1024**2} MiB unpacked")
+        for member in members:
+            target = (dest / member.filename).resolve()
+            is_link = (member.external_attr >> 16) & 0o170000 == 0o120000
+            if is_link or not target.is_relative_to(dest.resolve()):
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with archive.open(member) as source, open(target, "wb") as out:
+                out.write(source.read(MAX_ZIP_BYTES))
+
+
+def submission_seed(folder: Path) -> int:
+    """A seed from the submission's own files: regrading gives the same inputs, while two
+    submissions see different random values (feedback reveals no fixed hidden answer)."""
+    digest = hashlib.sha256()
+    for path in sorted((folder / "scratchcnn").rglob("*.py")):
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes())
+    return int.from_bytes(digest.digest()[:4], "little")
+
+
+def run_suites(folder: Path, numbers: list[int], seed: int, job_seconds: float) -> list[dict]:
+    """Run the hidden suites of `numbers` on the submission in `folder`; one record per test."""
+    with tempfile.TemporaryDirectory(prefix="cnnkit-grade-") as scratch:
+        report = Path(scratch, "report.jsonl")
+        report.touch()
+        command = [sys.executable, "-m", "pytest", "-c", str(SUITES / "pytest.ini"),
+                   "--rootdir", str(SUITES), "-q", "--no-header", "-p", "no:randomly",
+                   *[str(suite) for n in numbers if (suite := SUITES / f"test_phase{n}.py").is_file()],
+                   "--submission", str(folder), "--grade-report", str(report),
+                   "--grade-seed", str(seed), "--job-seconds", str(job_seconds)]
+        try:
+            subprocess.run(command, cwd=scratch, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, timeout=len(numbers) * (job_seconds + 60))
+        except subprocess.TimeoutExpired:
+            pass  # phases without records are reported as grader errors below
+        return [json.loads(line) for line in report.read_text().splitlines()]
+
+
+def phase_result(number: int, records: list[dict], folder: Path) -> dict:
+    p = phase(number)
+    tests = [r for r in records if r["phase"] == number]
+    if not tests:
+        return {"phase": number, "name": p.name, "title": p.title, "score": 0.0,
+                "max_score": p.points, "status": "error",
+                "feedback": "the grader could not run this phase; tell your instructor",
+                "tests": []}
+    total = sum(t["weight"] for t in tests)
+    earned = sum(t["weight"] for t in tests if t["passed"])
+    if earned == total:
+        status = "passed"
+    elif earned:
+        status = "partial"
+    elif all(t["not_started"] for t in tests) or is_stubbed(folder, p):
+        status = "not_started"
+    elif any(t.get("timed_out") for t in tests):
+        status = "timeout"
+    else:
+        status = "failed"
+    first = next((t["feedback"] for t in tests if not t["passed"]), "")
+    if status == "not_started" and not first.startswith("not started"):
+        first = f"not started: {p.stub_message(p.tasks[0])}"  # its tests waited on a stub
+    return {
+        "phase": number, "name": p.name, "title": p.title,
+        "score": round(p.points * earned / total, 2), "max_score": p.points, "status": status,
+        "feedback": first,
+        "tests": [{"name": t["title"], "score": round(p.points * t["weight"] / total, 2)
+                   if t["passed"] else 0.0, "max_score": round(p.points * t["weight"] / total, 2),
+                   "passed": t["passed"], "feedback": t["feedback"]} for t in tests],
+    }
+
+
+def grade(submission: Path, numbers: list[int] | None = None, job_seconds: float = 120.0) -> dict:
+    """The grade of one submission (folder or .zip) in the documented JSON schema."""
+    numbers = numbers or [p.number for p in PHASES]
+    with tempfile.TemporaryDirectory(prefix="cnnkit-submission-") as workdir:
+        try:
+            folder = unpack(Path(submission), Path(workdir))
+        except (SubmissionError, zipfile.BadZipFile, OSError) as err:
+            return unreadable(submission, numbers, str(err))
+        records = run_suites(folder, numbers, submission_seed(folder), job_seconds)
+        phases = [phase_result(n, records, folder) for n in numbers]
+    isolation = sorted({r["isolation"] for r in records if "isolation" in r})
+    return {"submission": str(submission), "total": round(sum(p["score"] for p in phases), 2),
+            "max_total": sum(p["max_score"] for p in phases), "phases": phases,
+            "isolation": isolation or [sandbox_status().level.value]}
+
+
+def unreadable(submission, numbers, why) -> dict:
+    phases = [{"phase": n, "name": phase(n).name, "title": phase(n).title, "score": 0.0,
+               "max_score": phase(n).points, "status": "error", "feedback": why, "tests": []}
+              for n in numbers]
+    return {"submission": str(submission), "total": 0.0,
+            "max_total": sum(p["max_score"] for p in phases), "phases": phases, "isolation": []}
+
+
+def gradescope_results(result: dict) -> dict:
+    """Gradescope's results.json: one test per phase, its feedback as the test's output."""
+    return {
+        "score": result["total"],
+        "output": f"cnnkit grade: {result['total']:g} of {result['max_total']:g} points.",
+        "tests": [{
+            "name": f"Phase {p['phase']}: {p['title']}",
+            "number": str(p["phase"]),
+            "score": p["score"], "max_score": p["max_score"],
+            "status": "passed" if p["status"] == "passed" else "failed",
+            "output": "\n".join(f"{'PASS' if t['passed'] else 'FAIL'} {t['name']}"
+                                + (f"\n     {t['feedback']}" if t["feedback"] else "")
+                                for t in p["tests"]) or p["feedback"],
+            "visibility": "visible",
+        } for p in result["phases"]],
+    }
+
+
+def write_json(path: Path, data: dict) -> None:
+    """Write atomically: a crash mid-write never leaves a half file in place of a good one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.",
+                                     delete=False) as out:
+        json.dump(data, out, indent=1)
+        out.write("\n")
+    os.replace(out.name, path)
+
+
+STATUS_STYLE = {"passed": "green", "partial": "yellow", "not_started": "yellow",
+                "failed": "red", "error": "red", "timeout": "red"}
+
+
+def print_report(result: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    table = Table(title=f"grade of {result['submission']}", title_justify="left")
+    for column in ("phase", "what", "status", "score"):
+        table.add_column(column)
+    for p in result["phases"]:
+        table.add_row(str(p["phase"]), p["title"],
+                      f"[{STATUS_STYLE[p['status']]}]{p['status'].replace('_', ' ')}[/]",
+                      f"{p['score']:g} / {p['max_score']:g}")
+    console.print(table)
+    for p in result["phases"]:
+        if p["status"] not in ("passed", "not_started") and p["feedback"]:
+            console.print(f"[bold]Phase {p['phase']}[/] {p['feedback']}", highlight=False,
+                          soft_wrap=True)
+    console.print(f"total {result['total']:g} of {result['max_total']:g} "
+                  f"(isolation: {', '.join(result['isolation'])})")
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("grade", help="grade a submission with the hidden suites")
+    parser.add_argument("submission", type=Path, help="a folder holding scratchcnn/, or a .zip")
+    parser.add_argument("--phases", help="comma-separated phase numbers (default: all)")
+    parser.add_argument("--json", type=Path, help="write the grade as JSON here")
+    parser.add_argument("--gradescope", type=Path, help="write Gradescope's results.json here")
+    parser.add_argument("--job-seconds", type=float, default=120.0,
+                        help="wall-clock limit of one phase's sandboxed run")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    numbers = [phase(int(n)).number for n in args.phases.split(",")] if args.phases else None
+    result = grade(args.submission, numbers, args.job_seconds)
+    print_report(result)
+    if args.json:
+        write_json(args.json, result)
+    if args.gradescope:
+        write_json(args.gradescope, gradescope_results(result))
+    return 0

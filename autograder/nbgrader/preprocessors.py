@@ -1,0 +1,169 @@
+"""nbgrader hooks: phase scores from the sandboxed grader, and a source-folder guard.
+
+`sanitize_preprocessors()` adds `DropUnknownCells` to nbgrader's sanitizing steps;
+`autograde_preprocessors()` is nbgrader's autograde list without `Execute` (the student's notebook
+never runs in the grading kernel) and with `PhaseScores` before the late-penalty step.
+`generate_assignment_preprocessors()` is nbgrader's list led by `RefuseSolutionCode`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from pathlib import Path
+
+import nbformat
+from nbgrader.api import Gradebook
+from nbgrader.converters import Autograde, GenerateAssignment
+from nbgrader.coursedir import CourseDirectory
+from nbgrader.preprocessors import (AssignLatePenalties, Execute, NbGraderPreprocessor,
+                                   OverwriteCells)
+from traitlets import Float, List, Unicode
+
+from cnnkit.phases import PHASES
+
+from .course import check_source
+from .grading import (DEFAULT_TIMEOUT, GraderError, grade_submission, grading_copy,
+                      write_json_atomic)
+from .report import REPORT_KEY, phase_report, summary_comment
+
+RESULTS_DIRECTORY = "cnnkit_grades"  # in the course root: instructor-only, never copied to feedback
+
+
+class PhaseScores(NbGraderPreprocessor):
+    """Grade the submission with the kit's grader and record each phase's score in the gradebook.
+
+    Scores go to the `auto_score` of the task cell named after the phase; a manual score set by
+    an instructor in formgrader stays and is flagged for review, as nbgrader does. The grader's
+    report for each phase is added as a markdown cell after that phase's cell.
+    """
+
+    grader_command = List(
+        Unicode(), default_value=[],
+        help="Command that grades a folder holding scratchcnn/: it is called as "
+             "COMMAND FOLDER --json OUT. Empty: the kit's `cnnkit grade`.").tag(config=True)
+    timeout = Float(DEFAULT_TIMEOUT, help="Seconds before a grading run is abandoned "
+                    "(the grader enforces its own per-test limits)").tag(config=True)
+
+    def preprocess(self, nb, resources):
+        ids = resources["nbgrader"]
+        coursedir = CourseDirectory(parent=self)
+        source = Path(coursedir.format_path(coursedir.source_directory, ".", ids["assignment"]))
+        submission = Path(resources["metadata"]["path"])
+        result = self.grade(submission, source)
+        write_json_atomic(Path(coursedir.root) / RESULTS_DIRECTORY / ids["assignment"]
+                          / f"{ids['student']}.json", result)
+        entries = {entry["phase"]: entry for entry in result["phases"]}
+        graded = self.record(entries, ids)
+        return add_reports(nb, entries, graded), resources
+
+    def grade(self, submission: Path, source: Path) -> dict:
+        """The grader's checked result for the student's task files over the source package."""
+        with tempfile.TemporaryDirectory(prefix="cnnkit-submission-") as tmp:
+            folder = grading_copy(submission, source, Path(tmp))
+            self.log.info("cnnkit: grading %s (files %s)", submission, digest(folder))
+            return grade_submission(folder, self.grader_command or None, self.timeout)
+
+    def record(self, entries: dict[int, dict], ids: dict) -> list:
+        """Write the scores of this notebook's phase cells; returns the phases recorded."""
+        recorded = []
+        with Gradebook(ids["db_url"]) as gb:
+            notebook = gb.find_notebook(ids["notebook"], ids["assignment"])
+            cells = {cell.name: cell for cell in notebook.task_cells + notebook.grade_cells}
+            for phase in PHASES:
+                if phase.name not in cells:
+                    continue
+                if cells[phase.name].max_score != phase.points:
+                    raise GraderError(
+                        f"cell {phase.name} of {ids['notebook']} is worth "
+                        f"{cells[phase.name].max_score:g} points but phase {phase.number} is "
+                        f"worth {phase.points:g}: regenerate the notebook and rerun "
+                        f"generate_assignment")
+                entry = entries[phase.number]
+                grade = gb.find_grade(phase.name, ids["notebook"], ids["assignment"],
+                                      ids["student"])
+                grade.auto_score = float(entry["score"])
+                grade.needs_manual_grade = grade.manual_score is not None
+                comment = gb.find_comment(phase.name, ids["notebook"], ids["assignment"],
+                                          ids["student"])
+                comment.auto_comment = summary_comment(phase, entry)
+                recorded.append(phase)
+            gb.db.commit()
+        return recorded
+
+
+def digest(folder: Path) -> str:
+    """Short hash of the files in `folder`, for the log (which version was graded)."""
+    h = hashlib.sha256()
+    for path in sorted(folder.rglob("*.py")):
+        h.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def add_reports(nb, entries: dict[int, dict], phases: list) -> nbformat.NotebookNode:
+    """`nb` with the grader's report after each phase's cell (and no report cell forged before)."""
+    nb.cells = [cell for cell in nb.cells if REPORT_KEY not in cell.metadata]
+    for phase in phases:
+        report = nbformat.v4.new_markdown_cell(phase_report(phase, entries[phase.number]),
+                                               metadata={REPORT_KEY: phase.name})
+        at = next((i for i, cell in enumerate(nb.cells)
+                   if cell.metadata.get("nbgrader", {}).get("grade_id") == phase.name),
+                  len(nb.cells) - 1)
+        nb.cells.insert(at + 1, report)
+    return nb
+
+
+class DropUnknownCells(NbGraderPreprocessor):
+    """Strip nbgrader metadata from cells the gradebook doesn't know: cells a student forged.
+
+    nbgrader only drops such a cell's grade_id, which leaves a "grade cell" without one and fails
+    the whole notebook's validation; a forged cell should just be an ordinary cell.
+    """
+
+    def preprocess(self, nb, resources):
+        ids = resources["nbgrader"]
+        with Gradebook(ids["db_url"]) as gb:
+            known = {cell.name for cell in
+                     gb.find_notebook(ids["notebook"], ids["assignment"]).source_cells}
+        for cell in nb.cells:
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if "nbgrader" in cell.metadata and grade_id not in known:
+                self.log.warning("Dropping nbgrader metadata of unknown cell %r", grade_id)
+                del cell.metadata["nbgrader"]
+        return nb, resources
+
+
+class RefuseSolutionCode(NbGraderPreprocessor):
+    """Stop generate_assignment when the source folder holds solution code.
+
+    generate_assignment copies the folder's .py files verbatim into the release that students
+    fetch, so a reference copied there would be handed out.
+    """
+
+    def preprocess(self, nb, resources):
+        problems = check_source(Path(resources["metadata"]["path"]))
+        if problems:
+            raise GraderError("this source folder would release solution code:\n  "
+                              + "\n  ".join(problems))
+        return nb, resources
+
+
+def sanitize_preprocessors() -> list:
+    """nbgrader's sanitizing steps, with forged cells made ordinary before they are checked."""
+    steps = list(Autograde.class_traits()["sanitize_preprocessors"].default())
+    steps.insert(steps.index(OverwriteCells), DropUnknownCells)
+    return steps
+
+
+def autograde_preprocessors() -> list:
+    """nbgrader's autograde steps without executing the notebook, plus PhaseScores."""
+    steps = [step for step in Autograde.class_traits()["autograde_preprocessors"].default()
+             if step is not Execute]
+    steps.insert(steps.index(AssignLatePenalties), PhaseScores)
+    return steps
+
+
+def generate_assignment_preprocessors() -> list:
+    """nbgrader's generate_assignment steps, led by the solution-code guard."""
+    return [RefuseSolutionCode,
+            *GenerateAssignment.class_traits()["preprocessors"].default()]

@@ -1,0 +1,91 @@
+"""The pytest plugin that runs the hidden suites against one submission (`-p cnnkit.autograder.plugin`).
+
+    pytest autograder/suites --submission DIR --grade-report OUT.jsonl
+
+Each suite module's job runs once, in one sandboxed child (`runner.run_job`), with the module's
+PATCHES applied from the reference of the earlier phases (`support`). Each test's outcome is
+appended to OUT.jsonl: phase, test, weight, outcome and, for a failure, its reason.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from .runner import run_job
+from .sandbox import Limits
+from .suite import Job, NotStarted, StudentAnswers
+from .support import support_source
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("cnnkit grading")
+    group.addoption("--submission", type=Path, help="folder holding the student's scratchcnn/")
+    group.addoption("--grade-report", type=Path, help="where to append the per-test records")
+    group.addoption("--grade-seed", type=int, default=0,
+                    help="seed of the suites' random inputs (the grader derives it per submission)")
+    group.addoption("--job-seconds", type=float, default=120.0,
+                    help="wall-clock limit of one suite's sandboxed job")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "points(n): weight of a test within its phase")
+
+
+@pytest.fixture(scope="module")
+def student(request):
+    """The submission's answers to this suite's job (see `suite`)."""
+    module = request.module
+    job = Job()
+    cases = module.build_job(job, np.random.default_rng(
+        [request.config.getoption("grade_seed"), module.PHASE]))
+    patches = {target: target.rsplit(".", 1)[1] for target in module.PATCHES}
+    limits = Limits(wall_seconds=request.config.getoption("job_seconds"),
+                    cpu_seconds=int(request.config.getoption("job_seconds")))
+    with tempfile.TemporaryDirectory(prefix="cnnkit-support-") as tmp:
+        support = Path(tmp, "support.py")
+        support.write_text(support_source(module.PHASE))
+        result = run_job(request.config.getoption("submission"), job.calls, job.inputs,
+                         support_file=support if patches else None, patches=patches or None,
+                         limits=limits)
+    return StudentAnswers(result, cases, module.PHASE)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if not (report.when == "call" or (report.when == "setup" and report.failed)):
+        return
+    path = item.config.getoption("grade_report")
+    if path is None:
+        return
+    marker = item.get_closest_marker("points")
+    excinfo = call.excinfo
+    record = {
+        "phase": item.module.PHASE,
+        "test": item.name,
+        "title": (item.function.__doc__ or item.name).strip().splitlines()[0],
+        "weight": marker.args[0] if marker else 1,
+        "passed": report.passed,
+        "not_started": bool(excinfo and excinfo.errisinstance(NotStarted)),
+        "feedback": "" if report.passed else reason(excinfo),
+    }
+    if "student" in item.funcargs:
+        sandbox = item.funcargs["student"].result.sandbox
+        record.update(isolation=sandbox.isolation, timed_out=sandbox.timed_out)
+    with open(path, "a") as out:
+        out.write(json.dumps(record) + "\n")
+
+
+def reason(excinfo) -> str:
+    """A failure's message without pytest's assertion rewriting noise."""
+    if excinfo is None:
+        return "failed"
+    if excinfo.errisinstance(AssertionError):
+        return str(excinfo.value).split("\nassert ")[0].strip()
+    return f"the grader failed on this test ({excinfo.typename}: {excinfo.value}); tell your instructor"

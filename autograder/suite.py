@@ -1,0 +1,156 @@
+"""The building blocks of the hidden suites (autograder/suites/test_phase*.py).
+
+A hidden suite is a pytest module of one phase. It declares
+
+    PHASE = 3                       # the phase it grades
+    PATCHES = ("conv.im2col",)      # earlier-phase functions replaced by the reference's
+    def build_job(job): ...         # every call the student's code must answer, with its inputs
+
+and tests that take the `student` fixture (see `plugin`): the answers of one sandboxed run of the
+whole job, checked in this (trusted) process against the reference. A test's weight within its
+phase is `@pytest.mark.points(n)` (default 1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from .runner import CallResult, JobResult
+
+
+class Job:
+    """The calls of one suite, in the child harness' format (see `child`), and their inputs."""
+
+    def __init__(self):
+        self.calls: list[dict] = []
+        self.inputs: dict[str, np.ndarray] = {}
+
+    def value(self, v):
+        """A JSON-able argument: arrays go to inputs.npz and are passed by reference."""
+        if isinstance(v, np.ndarray):
+            name = f"a{len(self.inputs)}"
+            self.inputs[name] = v
+            return {"array": name}
+        if isinstance(v, tuple):
+            return {"tuple": [self.value(item) for item in v]}
+        if isinstance(v, list):
+            return [self.value(item) for item in v]
+        if isinstance(v, dict):
+            return {key: self.value(item) for key, item in v.items()}
+        if isinstance(v, np.generic):
+            return v.item()
+        return v
+
+    def call(self, call_id, target, *args, select=None, **kwargs):
+        """target(*args, **kwargs), e.g. job.call("im2col-1", "conv.im2col", x, 3, 3, stride=2)."""
+        spec = {"id": call_id, "call": target, "args": self.value(list(args)),
+                "kwargs": self.value(kwargs)}
+        if select is not None:
+            spec["select"] = list(select)
+        self.calls.append(spec)
+
+    def fwd_bwd(self, call_id, forward, backward, args, kwargs, dout):
+        """out, cache = forward(*args, **kwargs); backward(dout, cache). Outputs out, backward.i."""
+        self.calls.append({"id": call_id, "recipe": "fwd_bwd", "forward": forward,
+                           "backward": backward, "args": self.value(list(args)),
+                           "kwargs": self.value(kwargs), "dout": self.value(dout)})
+
+    def recipe(self, call_id, recipe, **fields):
+        """A class-based recipe ("layer", "model", "optimizer"); arrays in fields are passed."""
+        self.calls.append({"id": call_id, "recipe": recipe, **self.value(fields)})
+
+
+class NotStarted(AssertionError):
+    """The student's code raised NotImplementedError: the phase is not started."""
+
+
+class StudentAnswers:
+    """The validated answers of one sandboxed job, by call id, and the suite's cases."""
+
+    def __init__(self, result: JobResult, cases, phase: int):
+        self.result = result
+        self.cases = cases  # what the suite's build_job returned: its inputs, for the checks
+        self.phase = phase
+
+    def __call__(self, call_id: str, output: str = "") -> np.ndarray:
+        """The array the student's code returned as `output` of `call_id`, or a failure."""
+        call = self.result.calls[call_id]
+        if call.status != "ok":
+            raise failure(call, self.phase)
+        if output in call.output_errors:
+            raise AssertionError(f"{call_id}: {call.output_errors[output]}")
+        if output not in call.outputs:
+            raise AssertionError(f"{call_id}: returned no {output or 'array'} "
+                                 f"(got {sorted(call.outputs) or 'nothing'})")
+        return call.outputs[output]
+
+
+def failure(call: CallResult, phase: int) -> AssertionError:
+    """Why a call gave no answer, in the student's terms."""
+    if call.status == "not_implemented":
+        if call.message.startswith(f"Phase {phase} "):
+            return NotStarted(f"not started: {call.message}")
+        return AssertionError(f"these tests need an earlier phase to run first: {call.message}")
+    if call.status == "error":
+        where = call.traceback.strip().splitlines()[-1:] if call.traceback else []
+        return AssertionError(f"raised {call.error_type}: {call.message}"
+                              + (f" ({where[0].strip()})" if where else ""))
+    if call.status == "crashed":
+        return AssertionError(f"your code was stopped: {call.message}")
+    return AssertionError(f"no answer ({call.status}): {call.message}")
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A known mistake and what it would have produced on the same inputs."""
+
+    description: str
+    output: np.ndarray
+
+
+def float_bound(dtype, terms, magnitude):
+    """Tolerance of a float result made of `terms` products summed, each of size <= magnitude.
+
+    Rounding in a sum of n terms is at most about n * eps * sum|terms| (any summation order), so a
+    correct float32 implementation is never failed for summing in another order. Elementwise when
+    `magnitude` is an array.
+    """
+    eps = np.finfo(dtype).eps
+    return 2 * (terms + 2) * eps * np.asarray(magnitude) + np.finfo(dtype).tiny
+
+
+def expect_close(got, expected, what, *, atol=1e-9, rtol=1e-7, dtype=None, mistakes=()):
+    """Check shape, dtype and values of `got`; fail with the first wrong element, and the known
+    mistake that explains `got` if one does.
+
+    atol may be an array (elementwise bounds, see `float_bound`). dtype, if given, is the dtype
+    `got` must have (the contract keeps the input's floating dtype).
+    """
+    expected = np.asarray(expected)
+    if got.shape != expected.shape:
+        hint = next((m.description for m in mistakes if m.output.shape == got.shape), None)
+        raise AssertionError(f"{what}: expected shape {expected.shape}, got shape {got.shape}"
+                             + (f". This looks like: {hint}" if hint else ""))
+    if dtype is not None and got.dtype != dtype:
+        raise AssertionError(f"{what}: expected dtype {np.dtype(dtype)} (the input's), "
+                             f"got {got.dtype}")
+    bad = ~(np.abs(got.astype(np.float64) - expected) <= atol + rtol * np.abs(expected))
+    if not bad.any():
+        return
+    index = tuple(int(i) for i in np.argwhere(bad)[0])
+    message = (f"{what}: first wrong value at index {list(index)}: expected {expected[index]:.6g}, "
+               f"got {got[index]:.6g} ({int(bad.sum())} of {bad.size} values wrong)")
+    for mistake in mistakes:
+        if mistake.output.shape == got.shape and np.allclose(got, mistake.output, rtol=1e-5,
+                                                             atol=1e-6):
+            message += f". This looks like: {mistake.description}"
+            break
+    raise AssertionError(message)
+
+
+def points(n):
+    """The weight of a test within its phase."""
+    return pytest.mark.points(n)

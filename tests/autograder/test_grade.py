@@ -1,0 +1,109 @@
+"""`cnnkit grade` and `cnnkit grade-all` on the reference, the stubs and broken submissions."""
+
+import json
+import os
+import shutil
+import zipfile
+
+import pytest
+
+from cnnkit.autograder.batch import grade_all
+from cnnkit.autograder.grade import grade, gradescope_results
+from cnnkit.paths import KIT_ROOT
+from cnnkit.phases import PHASES
+
+CORE = [p.number for p in PHASES if p.number <= 8]
+
+
+@pytest.fixture(scope="module")
+def reference_grade():
+    return grade(KIT_ROOT / "solutions", CORE)
+
+
+def test_reference_gets_full_marks(reference_grade):
+    assert reference_grade["total"] == reference_grade["max_total"] == sum(
+        p.points for p in PHASES if p.number in CORE)
+    assert {p["status"] for p in reference_grade["phases"]} == {"passed"}
+    assert all(t["passed"] for p in reference_grade["phases"] for t in p["tests"])
+
+
+def test_fresh_stubs_are_not_started_everywhere():
+    result = grade(KIT_ROOT / "assignments", CORE)
+    assert result["total"] == 0
+    assert [p["status"] for p in result["phases"]] == ["not_started"] * len(CORE)
+    assert all(p["feedback"].startswith(f"not started: Phase {p['phase']} ")
+               for p in result["phases"])
+
+
+def test_a_phase_waiting_for_an_earlier_stub_is_failed_with_the_reason(reference_copy, replace_in):
+    """Phase 5 done, Phase 4 not: the cache comes from the student's own forward."""
+    replace_in(reference_copy / "scratchcnn" / "pool.py", "    N, C = x.shape[:2]\n",
+               "    raise NotImplementedError('Phase 4 (max-pool forward): implement it')\n")
+    phase5 = grade(reference_copy, [5])["phases"][0]
+    assert phase5["status"] == "failed"
+    assert phase5["feedback"] == ("these tests need an earlier phase to run first: Phase 4 "
+                                  "(max-pool forward): implement it")
+
+
+def zipped(folder, zip_path, prefix=""):
+    with zipfile.ZipFile(zip_path, "w") as archive:
+        for path in sorted((folder / "scratchcnn").glob("*.py")):
+            archive.write(path, f"{prefix}scratchcnn/{path.name}")
+    return zip_path
+
+
+def test_zip_with_a_top_folder_is_graded_like_the_folder(tmp_path):
+    submission = zipped(KIT_ROOT / "solutions", tmp_path / "alice.zip", prefix="alice/")
+    result = grade(submission, [4])
+    assert result["phases"][0]["status"] == "passed"
+
+
+def test_zip_slip_entries_are_not_extracted(tmp_path):
+    submission = zipped(KIT_ROOT / "solutions", tmp_path / "evil.zip")
+    with zipfile.ZipFile(submission, "a") as archive:
+        archive.writestr("../../escaped.txt", "outside")
+    assert grade(submission, [4])["phases"][0]["status"] == "passed"
+    assert not (tmp_path.parent / "escaped.txt").exists()
+
+
+@pytest.mark.parametrize("content", ["not a package", None])
+def test_submission_without_scratchcnn_is_an_error_with_a_reason(tmp_path, content):
+    if content:
+        (tmp_path / "main.py").write_text(content)
+    result = grade(tmp_path, [1, 2])
+    assert result["total"] == 0
+    assert [p["status"] for p in result["phases"]] == ["error", "error"]
+    assert "no scratchcnn/__init__.py" in result["phases"][0]["feedback"]
+
+
+def test_gradescope_results_has_one_test_per_phase(reference_grade):
+    results = gradescope_results(reference_grade)
+    assert results["score"] == reference_grade["total"]
+    assert [t["number"] for t in results["tests"]] == [str(n) for n in CORE]
+    assert all(t["score"] == t["max_score"] and t["status"] == "passed"
+               for t in results["tests"])
+
+
+def test_grade_all_is_parallel_resumable_and_never_stopped_by_one_submission(tmp_path):
+    subs = tmp_path / "submissions"
+    subs.mkdir()
+    shutil.copytree(KIT_ROOT / "solutions" / "scratchcnn", subs / "alice" / "scratchcnn")
+    zipped(KIT_ROOT / "assignments", subs / "bob.zip")
+    (subs / "carol").mkdir()  # nothing handed in
+    out, results = tmp_path / "scores.csv", tmp_path / "grades"
+    grades = grade_all(subs, out, results, jobs=2, numbers=[4, 6], progress=False)
+    assert {s: g["total"] for s, g in grades.items()} == {"alice": 15, "bob": 0, "carol": 0}
+    rows = out.read_text().splitlines()
+    assert rows[0].startswith("student,phase1_conv_naive,") and rows[0].endswith(",total,max_total")
+    assert rows[1].startswith("alice,,,,10.0,,5.0,")
+    stamps = {p.name: p.stat().st_mtime_ns for p in results.iterdir()}
+    assert sorted(stamps) == ["alice.json", "bob.json", "carol.json"]
+
+    shutil.copytree(KIT_ROOT / "solutions" / "scratchcnn", subs / "carol" / "scratchcnn")
+    grades = grade_all(subs, out, results, jobs=2, numbers=[4, 6], progress=False)
+    assert grades["carol"]["total"] == 15  # a late submission is graded on the rerun...
+    after = {p.name: p.stat().st_mtime_ns for p in results.iterdir()}
+    assert after["alice.json"] == stamps["alice.json"]  # ...the others are not graded again
+    assert after["bob.json"] == stamps["bob.json"]
+    assert json.loads((results / "carol.json").read_text())["student"] == "carol"
+    assert not [name for name in os.listdir(results) if name.startswith(".")]
