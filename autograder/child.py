@@ -27,7 +27,8 @@ A CALL is one of (``id`` is the parent's name for it; ``module.attr`` names are 
 
 - function: ``{"id", "call": "conv.im2col", "args": [...], "kwargs": {...}, "select": [0]}``.
   Outputs: the returned array as ``""``; a returned tuple as ``"0"``, ``"1"``... ``select``
-  (optional) keeps only those tuple positions (e.g. drop an opaque cache).
+  (optional) keeps only those tuple positions (e.g. drop an opaque cache). ``"after": [0]``
+  (optional) also returns argument 0 as it is after the call, as ``"after.0"`` (was it modified?).
 - ``"recipe": "fwd_bwd"``: ``{"forward": "conv.conv2d_forward", "args", "kwargs",
   "backward": "conv.conv2d_backward", "dout": ARRAY}``: ``out, cache = forward(*args, **kwargs)``,
   then ``backward(dout, cache)``. Outputs ``"out"`` and ``"backward"`` (or ``"backward.0"``...).
@@ -37,6 +38,10 @@ A CALL is one of (``id`` is the parent's name for it; ``module.attr`` names are 
 - ``"recipe": "model"``: ``{"class": "model.CNN", "layers": [{"class", "init"}, ...],
   "params": {"0.w": ARRAY, ...}, "forward", "backward"}``: builds ``CNN([layers])``; param
   ``"i.k"`` is set as ``layers[i].params[k]``. Outputs as for a layer, grads keyed ``"0.w"``...
+- ``"recipe": "train"``: ``{"model": {"class", "layers", "params"} (as for "model"),
+  "optimizer": {"class", "init"}, "function": "train.train_epoch", "x": ARRAY, "y": ARRAY,
+  "kwargs": {...}, "epochs": n}``: ``function(model, optimizer, x, y, rng=epoch, **kwargs)`` once
+  per epoch. Outputs ``"stats.<epoch>.loss"``, ``"stats.<epoch>.accuracy"``, ``"params.<name>"``.
 - ``"recipe": "optimizer"``: ``{"class": "model.SGD", "init": {"lr": 0.1, "momentum": 0.9},
   "params": {name: ARRAY}, "grads": [{name: ARRAY}, ...]}``: one ``step(params, grads)`` per entry
   of ``grads``. Outputs ``"params.<name>"``.
@@ -206,21 +211,22 @@ class Calls:
         failure (say, backward not implemented) keeps the earlier outputs (forward)."""
         recipe = call.get("recipe", "call")
         runner = {"call": self.function, "fwd_bwd": self.fwd_bwd, "layer": self.layer,
-                  "model": self.model, "optimizer": self.optimizer}.get(recipe)
+                  "model": self.model, "optimizer": self.optimizer, "train": self.train}.get(recipe)
         if runner is None:
             raise JobError(f"unknown recipe {recipe!r}")
         runner(call, outputs)
 
     def function(self, call, outputs):
-        result = self.resolve(call["call"])(*self.value(call.get("args", [])),
-                                            **self.named(call.get("kwargs")))
+        args = self.value(call.get("args", []))
+        result = self.resolve(call["call"])(*args, **self.named(call.get("kwargs")))
         if not _isinstance(result, tuple):
             if "select" in call:
                 raise TypeError(f"returned {type(result).__name__}; a tuple was expected")
             outputs.append(("", result))
-            return
-        for i in call.get("select", range(len(result))):
-            outputs.append((str(i), result[i]))
+        else:
+            for i in call.get("select", range(len(result))):
+                outputs.append((str(i), result[i]))
+        outputs.extend((f"after.{i}", args[i]) for i in call.get("after", ()))
 
     def fwd_bwd(self, call, outputs):
         forward = self.resolve(call["forward"])(*self.value(call.get("args", [])),
@@ -250,12 +256,25 @@ class Calls:
             layer.params[key] = value
         self.forward_backward(layer, call, outputs)
 
-    def model(self, call, outputs):
+    def build_model(self, call):
         layers = [self.build(spec) for spec in call["layers"]]
         for key, value in self.named(call.get("params")).items():
             index, _, name = key.partition(".")
             layers[int(index)].params[name] = value
-        self.forward_backward(self.resolve(call["class"])(layers), call, outputs)
+        return self.resolve(call["class"])(layers)
+
+    def model(self, call, outputs):
+        self.forward_backward(self.build_model(call), call, outputs)
+
+    def train(self, call, outputs):
+        model = self.build_model(call["model"])
+        optimizer = self.build(call["optimizer"])
+        train_epoch = self.resolve(call["function"])
+        x, y = self.value(call["x"]), self.value(call["y"])
+        for epoch in range(call.get("epochs", 1)):
+            stats = train_epoch(model, optimizer, x, y, rng=epoch, **self.named(call.get("kwargs")))
+            outputs.extend((f"stats.{epoch}.{key}", stats[key]) for key in ("loss", "accuracy"))
+        outputs.extend((f"params.{key}", value) for key, value in model.params.items())
 
     def optimizer(self, call, outputs):
         optimizer = self.build(call)

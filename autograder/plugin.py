@@ -40,7 +40,7 @@ def pytest_configure(config):
 def student(request):
     """The submission's answers to this suite's job (see `suite`)."""
     module = request.module
-    job = Job()
+    job = Job(request.config.getoption("submission"))
     cases = module.build_job(job, np.random.default_rng(
         [request.config.getoption("grade_seed"), module.PHASE]))
     patches = {target: target.rsplit(".", 1)[1] for target in module.PATCHES}

@@ -24,7 +24,8 @@ from .runner import CallResult, JobResult
 class Job:
     """The calls of one suite, in the child harness' format (see `child`), and their inputs."""
 
-    def __init__(self):
+    def __init__(self, submission=None):
+        self.submission = submission  # the folder holding scratchcnn/ (untrusted files)
         self.calls: list[dict] = []
         self.inputs: dict[str, np.ndarray] = {}
 
@@ -44,10 +45,14 @@ class Job:
             return v.item()
         return v
 
-    def call(self, call_id, target, *args, select=None, **kwargs):
-        """target(*args, **kwargs), e.g. job.call("im2col-1", "conv.im2col", x, 3, 3, stride=2)."""
+    def call(self, call_id, target, *args, select=None, after=(), **kwargs):
+        """target(*args, **kwargs), e.g. job.call("im2col-1", "conv.im2col", x, 3, 3, stride=2).
+
+        select: keep only these positions of a returned tuple; after: also return these
+        arguments as they are after the call (outputs "after.<i>").
+        """
         spec = {"id": call_id, "call": target, "args": self.value(list(args)),
-                "kwargs": self.value(kwargs)}
+                "kwargs": self.value(kwargs), "after": list(after)}
         if select is not None:
             spec["select"] = list(select)
         self.calls.append(spec)
@@ -149,6 +154,14 @@ def expect_close(got, expected, what, *, atol=1e-9, rtol=1e-7, dtype=None, mista
             message += f". This looks like: {mistake.description}"
             break
     raise AssertionError(message)
+
+
+def expect_unmodified(student, call_id, inputs, what):
+    """The arguments of `call_id` (returned with after=...) are as they were passed."""
+    for i, original in enumerate(inputs):
+        if not np.array_equal(student(call_id, f"after.{i}"), original):
+            raise AssertionError(f"{what} modified its argument {i} in place; inputs must be "
+                                 f"left as they are")
 
 
 def points(n):

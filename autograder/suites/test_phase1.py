@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from cnnkit.autograder.suite import expect_close, points
+from cnnkit.autograder.suite import expect_close, expect_unmodified, points
 from cnnkit.autograder.suites.common import (
     TRACE_B, TRACE_W, TRACE_X, abs_conv, conv_bound, conv_cases, conv_forward_mistakes, ref,
 )
@@ -13,7 +13,7 @@ PATCHES = ()
 
 def build_job(job, rng):
     cases = {"f64": conv_cases(rng), "f32": conv_cases(rng, np.float32)[::4]}
-    job.call("trace", "conv.conv2d_forward_naive", TRACE_X, TRACE_W, TRACE_B)
+    job.call("trace", "conv.conv2d_forward_naive", TRACE_X, TRACE_W, TRACE_B, after=(0, 1, 2))
     for kind, group in cases.items():
         for i, case in enumerate(group):
             job.call(f"{kind}-{i}", "conv.conv2d_forward_naive", case.x, case.w, case.b,
@@ -36,6 +36,12 @@ def test_guide_trace(student):
     """the guide's 2x2-filter trace on the 4x4 input 1..16"""
     expect_close(student("trace"), ref.conv.conv2d_forward_naive(TRACE_X, TRACE_W, TRACE_B),
                  "conv2d_forward_naive(1..16, [[1, 2], [3, 4]])")
+
+
+@points(1)
+def test_inputs_not_modified(student):
+    """x, w and b are left as they were"""
+    expect_unmodified(student, "trace", (TRACE_X, TRACE_W, TRACE_B), "conv2d_forward_naive")
 
 
 @points(2)

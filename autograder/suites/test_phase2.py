@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from cnnkit.autograder.suite import expect_close, points
+from cnnkit.autograder.suite import expect_close, expect_unmodified, points
 from cnnkit.autograder.suites.common import (
     TRACE_B, TRACE_W, TRACE_X, abs_conv, conv_bound, conv_cases, conv_forward_mistakes,
     im2col_mistakes, ref,
@@ -14,7 +14,9 @@ PATCHES = ()
 
 def build_job(job, rng):
     cases = {"f64": conv_cases(rng), "f32": conv_cases(rng, np.float32)[::4]}
-    job.call("trace", "conv.conv2d_forward", TRACE_X, TRACE_W, TRACE_B, select=[0])
+    job.call("trace", "conv.conv2d_forward", TRACE_X, TRACE_W, TRACE_B, select=[0],
+             after=(0, 1, 2))
+    job.call("im2col-trace", "conv.im2col", TRACE_X, 2, 2, stride=2, after=(0,))
     for kind, group in cases.items():
         for i, case in enumerate(group):
             job.call(f"im2col-{kind}-{i}", "conv.im2col", case.x, case.kh, case.kw, **case.kwargs)
@@ -65,6 +67,13 @@ def test_forward_guide_trace(student):
     """conv2d_forward: the guide's 2x2-filter trace"""
     expect_close(student("trace", "0"), ref.conv.conv2d_forward_naive(TRACE_X, TRACE_W, TRACE_B),
                  "conv2d_forward(1..16, [[1, 2], [3, 4]]) out")
+
+
+@points(1)
+def test_inputs_not_modified(student):
+    """im2col and conv2d_forward leave their inputs as they were"""
+    expect_unmodified(student, "im2col-trace", (TRACE_X,), "im2col")
+    expect_unmodified(student, "trace", (TRACE_X, TRACE_W, TRACE_B), "conv2d_forward")
 
 
 @points(2)

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from cnnkit.autograder.suite import expect_close, points
+from cnnkit.autograder.suite import expect_close, expect_unmodified, points
 from cnnkit.autograder.suites.common import pool_cases, ref
 
 PHASE = 4
@@ -23,7 +23,8 @@ def build_job(job, rng):
                  stride=stride, select=[0])
     for kind, group in cases.items():
         for i, case in enumerate(group):
-            job.call(f"{kind}-{i}", "pool.max_pool_forward", case.x, **case.kwargs, select=[0])
+            job.call(f"{kind}-{i}", "pool.max_pool_forward", case.x, **case.kwargs, select=[0],
+                     after=(0,))
     return cases
 
 
@@ -60,6 +61,14 @@ def test_overlapping_windows(student):
 def test_gapped_windows(student):
     """windows with gaps between them (stride > size)"""
     check(student, "f64", lambda c: c.stride > c.size)
+
+
+@points(1)
+def test_inputs_not_modified(student):
+    """x is left as it was"""
+    for kind, group in student.cases.items():
+        for i, case in enumerate(group):
+            expect_unmodified(student, f"{kind}-{i}", (case.x,), f"max_pool_forward({case})")
 
 
 @points(1)

@@ -44,8 +44,10 @@ def build_job(job, rng):
                "params": {"w": conv["w"], "b": conv["b"]}, "forward": conv["x"],
                "backward": conv["dout"]})
     pool = {"x": rng.integers(0, 4, (2, 3, 7, 7)).astype(np.float64),
-            "dout": rng.standard_normal((2, 3, 3, 3))}
-    job.recipe("pool", "layer", **{"class": "layers.MaxPool2D", "init": {"size": 3, "stride": 2},
+            "dout": rng.standard_normal((2, 3, 5, 5))}
+    # stride 1: neither max_pool_forward's default stride (2) nor the size (3), so a layer that
+    # drops its stride or passes its size for it is caught.
+    job.recipe("pool", "layer", **{"class": "layers.MaxPool2D", "init": {"size": 3, "stride": 1},
                "forward": pool["x"], "backward": pool["dout"]})
     template = reference_model({})
     params = {name: rng.standard_normal(p.shape) * 0.5 for name, p in template.params.items()}
@@ -56,7 +58,8 @@ def build_job(job, rng):
     sgd = {"params": {"w": rng.standard_normal((3, 2)), "b": rng.standard_normal(2)},
            "grads": [{"w": rng.standard_normal((3, 2)), "b": rng.standard_normal(2)}
                      for _ in range(3)]}
-    job.recipe("sgd", "optimizer", **{"class": "model.SGD", "init": {"lr": 0.1, "momentum": 0.9},
+    # momentum 0.8, not the default 0.9 (the guide's value), so that one hard-coded is caught
+    job.recipe("sgd", "optimizer", **{"class": "model.SGD", "init": {"lr": 0.1, "momentum": 0.8},
                "params": sgd["params"], "grads": sgd["grads"]})
     return {"conv": conv, "pool": pool, "model": model, "sgd": sgd}
 
@@ -78,10 +81,10 @@ def test_conv2d_layer(student):
 def test_maxpool2d_layer(student):
     """MaxPool2D: forward and backward through the layer, with its size and stride"""
     p = student.cases["pool"]
-    out, cache = ref.pool.max_pool_forward(p["x"], 3, 2)
-    expect_close(student("pool", "out"), out, "MaxPool2D(3, stride=2).forward out")
+    out, cache = ref.pool.max_pool_forward(p["x"], 3, 1)
+    expect_close(student("pool", "out"), out, "MaxPool2D(3, stride=1).forward out")
     expect_close(student("pool", "dx"), ref.pool.max_pool_backward(p["dout"], cache),
-                 "MaxPool2D(3, stride=2).backward dx")
+                 "MaxPool2D(3, stride=1).backward dx")
 
 
 @points(3)
@@ -99,16 +102,16 @@ def test_cnn_forward_backward(student):
 
 @points(2)
 def test_sgd_momentum(student):
-    """SGD: three steps with momentum 0.9 (v = m v + g; p -= lr v), in place"""
+    """SGD: three steps with momentum 0.8 (v = m v + g; p -= lr v), in place"""
     s = student.cases["sgd"]
     params = {k: v.copy() for k, v in s["params"].items()}
-    optimizer = ref.model.SGD(lr=0.1, momentum=0.9)
+    optimizer = ref.model.SGD(lr=0.1, momentum=0.8)
     plain = {k: v.copy() for k, v in s["params"].items()}
     for grads in s["grads"]:
         optimizer.step(params, grads)
         for k in plain:
             plain[k] -= 0.1 * grads[k]
     for k, expected in params.items():
-        expect_close(student("sgd", f"params.{k}"), expected, f"SGD(lr=0.1, momentum=0.9) after "
+        expect_close(student("sgd", f"params.{k}"), expected, f"SGD(lr=0.1, momentum=0.8) after "
                      f"3 steps params[{k!r}]",
                      mistakes=[Mistake("momentum is ignored (plain SGD)", plain[k])])

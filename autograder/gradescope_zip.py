@@ -1,0 +1,67 @@
+"""`cnnkit gradescope OUT.zip`: the kit as a Gradescope autograder.
+
+The zip holds setup.sh and run_autograder (from autograder/gradescope/) and, under kit/, the
+parts of the kit grading needs: the cnnkit command, the grader with its hidden suites and
+sandbox, the MNIST loader and the reference. Each submission is then graded in Gradescope's own
+container by `cnnkit grade`, its sandbox included (bubblewrap, installed by setup.sh).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+import zipfile
+from pathlib import Path
+
+from ..paths import KIT_ROOT
+
+TEMPLATES = Path(__file__).with_name("gradescope")
+KIT_PARTS = ("pyproject.toml", "README.md", "cnnkit", "autograder", "data_scripts",
+             "solutions/scratchcnn")
+EXECUTABLE = stat.S_IFREG | 0o755
+
+
+def kit_files() -> list[Path]:
+    files = []
+    for part in KIT_PARTS:
+        path = KIT_ROOT / part
+        files += [path] if path.is_file() else sorted(
+            p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    return files
+
+
+def build(out: Path, phases: list[int] | None = None) -> None:
+    """Write the autograder zip to `out` (atomically)."""
+    run = (TEMPLATES / "run_autograder").read_text().replace(
+        "@PHASES@", f"--phases {','.join(map(str, phases))}" if phases else "")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
+    os.close(fd)
+    try:
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
+            for name, text in (("setup.sh", (TEMPLATES / "setup.sh").read_text()),
+                               ("run_autograder", run)):
+                info = zipfile.ZipInfo(name)
+                info.external_attr = EXECUTABLE << 16
+                archive.writestr(info, text)
+            for path in kit_files():
+                archive.write(path, f"kit/{path.relative_to(KIT_ROOT).as_posix()}")
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("gradescope", help="build a Gradescope autograder zip")
+    parser.add_argument("out", type=Path, help="the zip to write, e.g. autograder.zip")
+    parser.add_argument("--phases", help="comma-separated phases to grade (default: all)")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    phases = [int(n) for n in args.phases.split(",")] if args.phases else None
+    build(args.out, phases)
+    print(f"wrote {args.out}: upload it as the assignment's autograder on Gradescope")
+    return 0
