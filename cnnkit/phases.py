@@ -56,6 +56,8 @@ PHASES: tuple[Phase, ...] = (
 )
 
 MAX_TOTAL: float = sum(p.points for p in PHASES)
+# Phase 9: the trained model (`cnnkit train` saves it) that a student hands in beside scratchcnn/.
+SUBMITTED_MODEL = "model.npz"
 
 
 def phase(number: int) -> Phase:

@@ -1,5 +1,6 @@
 """Shared fixtures of the kit's own tests."""
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -29,3 +30,21 @@ def replace_in():
         path.write_text(text.replace(old, new))
 
     return replace
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    """The MNIST folder: $CNNKIT_DATA, else the team's shared copy beside the checkout."""
+    folder = Path(os.environ.get("CNNKIT_DATA") or KIT_ROOT.parent / "shared" / "data" / "mnist")
+    assert (folder / "t10k-labels-idx1-ubyte.gz").is_file(), f"no MNIST in {folder}: set CNNKIT_DATA"
+    return folder
+
+
+@pytest.fixture(scope="session")
+def reference_run(tmp_path_factory, mnist_dir) -> Path:
+    """The output folder of one default `cnnkit train` of the reference on full MNIST (slow)."""
+    from cnnkit.cli import main
+
+    out = tmp_path_factory.mktemp("reference-run")
+    assert main(["train", "--data", str(mnist_dir), "--out", str(out), "--quiet"]) == 0
+    return out

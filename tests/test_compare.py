@@ -18,8 +18,8 @@ def test_stub_is_reported_not_started():
 def test_bug_shows_first_difference(reference_copy, replace_in):
     # The classic: ties routed to every maximum of the window instead of the first.
     replace_in(reference_copy / "scratchcnn" / "pool.py",
-               "    argmax = flat.argmax(axis=-1)  # the first maximum wins ties",
-               "    argmax = flat.shape[-1] - 1 - flat[..., ::-1].argmax(axis=-1)  # last max")
+               "    first = k - ((by_offset == out) * priority).max(axis=0)",
+               "    first = ((by_offset == out) * (k - priority)).max(axis=0)  # last max")
     results = dict(compare("max_pool_backward", reference_copy))
     assert results["x (1, 1, 4, 4) (integers 0..5, with ties), size=2, stride=2"].startswith(
         "first difference at index [0, 0, ")

@@ -7,12 +7,32 @@ right below it. The layer classes wrap them with parameters:
     layer.grads    dict with the same keys, filled by backward
     layer.forward(x) -> out               (remembers what backward needs)
     layer.backward(dout) -> dx
+
+The reference's Conv2D and MaxPool2D compute exactly what conv2d_forward/backward and
+max_pool_forward/backward compute (the kit's tests check they agree), but in channels-last
+memory order, which NumPy runs several times faster:
+
+- Arrays between layers keep the contract's NCHW shape (N, C, H, W); the reference's conv and
+  pool layers return them as NCHW views of (N, H, W, C) memory. Elementwise layers (ReLU)
+  keep that order for free; Flatten copies into C, H, W order as the contract says.
+- Conv2D: im2col in channels-last order gives rows (N*Ho*Wo, kh*kw*C) in which each window
+  row is kw*C consecutive floats, so the copy moves long runs instead of Wo-long pieces (with
+  few channels, as in the first layer, the transposed copy has the longer runs); one
+  matrix product with the filters, reordered to (kh*kw*C, F), gives the output already in
+  (N, Ho, Wo, F) order. Backward: dw and dx by two products, dx folded back with one
+  vectorised add per kernel offset over C-long runs.
+- MaxPool2D (non-overlapping windows, the usual 2x2/2): the window offsets are strided views
+  of the (N, H, W, C) array whose innermost axis is C, so max, argmax and the gradient's
+  scatter are elementwise ops over C-long runs. Overlapping windows use the contract functions.
 """
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
-from ._checks import check_float_array, check_positive_int, check_shape
-from .conv import conv2d_backward, conv2d_forward
+from ._checks import check_conv_args, check_float_array, check_positive_int, check_shape
+# The student's Conv2D calls these; the reference's Conv2D computes the same in channels-last
+# order (see above).
+from .conv import conv2d_backward, conv2d_forward  # noqa: F401
 from .pool import max_pool_backward, max_pool_forward
 
 

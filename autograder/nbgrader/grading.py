@@ -3,8 +3,9 @@
 `grade_submission(folder)` runs the grader in a subprocess and returns its JSON result, checked
 against the phases table. `grading_copy` builds the folder it grades: the assignment's
 `scratchcnn/` package from the course's source folder, with only the student's task files
-(`STUDENT_FILES`) taken from the submission — so nothing else a student hands in (a `numpy.py`,
-a `conftest.py`, a `sitecustomize.py`, extra modules) is ever on the grader's path.
+(`STUDENT_FILES`) and Phase 9's trained model (`SUBMITTED_MODEL`) taken from the submission — so
+nothing else a student hands in (a `numpy.py`, a `conftest.py`, a `sitecustomize.py`, extra
+modules) is ever on the grader's path.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Sequence
 
-from cnnkit.phases import PHASES
+from cnnkit.phases import PHASES, SUBMITTED_MODEL
 
 PACKAGE = "scratchcnn"
 # The files a student writes, relative to the assignment folder, in phase order.
@@ -124,6 +125,9 @@ def grading_copy(submission: Path, source: Path, dest: Path) -> Path:
         target = dest / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(use, target)
+    model = submission / SUBMITTED_MODEL  # Phase 9's trained model, read by the grader only
+    if model.is_file() and not model.is_symlink():
+        shutil.copyfile(model, dest / SUBMITTED_MODEL)
     return dest
 
 

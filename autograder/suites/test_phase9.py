@@ -25,10 +25,11 @@ import pytest
 from cnnkit.autograder.suite import points
 from cnnkit.autograder.suites.common import ref
 from cnnkit.data import load_mnist, to_nchw_float
+from cnnkit.phases import SUBMITTED_MODEL
 
 PHASE = 9
 PATCHES = ()
-MODEL_FILE = "model.npz"
+MODEL_FILE = SUBMITTED_MODEL
 TRAIN_IMAGES, CHECK_IMAGES, TRAIN_ACCURACY = 3000, 2000, 0.80
 CHUNK = 1000  # test images per forward call: the sandbox's memory limit holds this comfortably
 MAX_MODEL_BYTES, MAX_PARAMETERS, MIN_AGREEMENT = 64 * 1024**2, 5_000_000, 0.999

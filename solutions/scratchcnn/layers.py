@@ -7,12 +7,32 @@ right below it. The layer classes wrap them with parameters:
     layer.grads    dict with the same keys, filled by backward
     layer.forward(x) -> out               (remembers what backward needs)
     layer.backward(dout) -> dx
+
+The reference's Conv2D and MaxPool2D compute exactly what conv2d_forward/backward and
+max_pool_forward/backward compute (the kit's tests check they agree), but in channels-last
+memory order, which NumPy runs several times faster:
+
+- Arrays between layers keep the contract's NCHW shape (N, C, H, W); the reference's conv and
+  pool layers return them as NCHW views of (N, H, W, C) memory. Elementwise layers (ReLU)
+  keep that order for free; Flatten copies into C, H, W order as the contract says.
+- Conv2D: im2col in channels-last order gives rows (N*Ho*Wo, kh*kw*C) in which each window
+  row is kw*C consecutive floats, so the copy moves long runs instead of Wo-long pieces (with
+  few channels, as in the first layer, the transposed copy has the longer runs); one
+  matrix product with the filters, reordered to (kh*kw*C, F), gives the output already in
+  (N, Ho, Wo, F) order. Backward: dw and dx by two products, dx folded back with one
+  vectorised add per kernel offset over C-long runs.
+- MaxPool2D (non-overlapping windows, the usual 2x2/2): the window offsets are strided views
+  of the (N, H, W, C) array whose innermost axis is C, so max, argmax and the gradient's
+  scatter are elementwise ops over C-long runs. Overlapping windows use the contract functions.
 """
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
-from ._checks import check_float_array, check_positive_int, check_shape
-from .conv import conv2d_backward, conv2d_forward
+from ._checks import check_conv_args, check_float_array, check_positive_int, check_shape
+# The student's Conv2D calls these; the reference's Conv2D computes the same in channels-last
+# order (see above).
+from .conv import conv2d_backward, conv2d_forward  # noqa: F401
 from .pool import max_pool_backward, max_pool_forward
 
 
@@ -208,16 +228,48 @@ class Conv2D(Layer):
     def forward(self, x):
         """Phase 8: conv2d_forward with this layer's parameters; keep the cache for backward."""
         ### BEGIN SOLUTION
-        out, self.cache = conv2d_forward(x, self.params["w"], self.params["b"],
-                                         self.stride, self.padding)
-        return out
+        # Same result as conv2d_forward(x, w, b, stride, padding), in channels-last order.
+        w, b = self.params["w"], self.params["b"]
+        check_conv_args(x, w, b, self.stride, self.padding)
+        F, C, kh, kw = w.shape
+        N, p, s = x.shape[0], self.padding, self.stride
+        xh = np.pad(x.transpose(0, 2, 3, 1), ((0, 0), (p, p), (p, p), (0, 0))) if p \
+            else x.transpose(0, 2, 3, 1)  # (N, H, W, C), a view when x is channels-last
+        windows = sliding_window_view(xh, (kh, kw), axis=(1, 2))[:, ::s, ::s]  # (N,Ho,Wo,C,kh,kw)
+        Ho, Wo = windows.shape[1:3]
+        if kw * C >= Wo:  # rows (N*Ho*Wo, kh*kw*C): copies runs of kw*C consecutive numbers
+            cols = windows.transpose(0, 1, 2, 4, 5, 3).reshape(N * Ho * Wo, kh * kw * C)
+        else:  # few channels (the first layer): copy runs along output rows, use the transpose
+            cols = windows.transpose(4, 5, 3, 0, 1, 2).reshape(kh * kw * C, N * Ho * Wo).T
+        w_mat = w.transpose(2, 3, 1, 0).reshape(kh * kw * C, F).astype(x.dtype)
+        out = cols @ w_mat  # (N*Ho*Wo, F)
+        out += b.astype(x.dtype)
+        self.cache = (xh.shape, cols, w_mat)
+        return out.reshape(N, Ho, Wo, F).transpose(0, 3, 1, 2)
         ### END SOLUTION
 
     def backward(self, dout):
         """Phase 8: conv2d_backward; store dL/dw, dL/db in self.grads; return dL/dx."""
         ### BEGIN SOLUTION
-        dx, self.grads["w"], self.grads["b"] = conv2d_backward(dout, self.cache)
-        return dx
+        # Same result as conv2d_backward, in channels-last order (see forward).
+        padded_shape, cols, w_mat = self.cache
+        w = self.params["w"]
+        F, C, kh, kw = w.shape
+        N, Hp, Wp, _ = padded_shape
+        p, s = self.padding, self.stride
+        check_float_array("dout", dout, 4, "(N, F, Ho, Wo)")
+        Ho, Wo = (Hp - kh) // s + 1, (Wp - kw) // s + 1
+        check_shape("dout", dout, (N, F, Ho, Wo))
+        dout_rows = np.ascontiguousarray(dout.transpose(0, 2, 3, 1)).reshape(N * Ho * Wo, F)
+        self.grads["b"] = dout_rows.sum(axis=0).astype(w.dtype)
+        dw = (cols.T @ dout_rows).reshape(kh, kw, C, F)
+        self.grads["w"] = np.ascontiguousarray(dw.transpose(3, 2, 0, 1), dtype=w.dtype)
+        dcols = (dout_rows @ w_mat.T.astype(dout.dtype)).reshape(N, Ho, Wo, kh, kw, C)
+        dx = np.zeros((N, Hp, Wp, C), dtype=dout.dtype)
+        for i in range(kh):  # col2im: one add per kernel offset, windows overlap only across them
+            for j in range(kw):
+                dx[:, i:i + s * Ho:s, j:j + s * Wo:s] += dcols[:, :, :, i, j]
+        return dx[:, p:Hp - p, p:Wp - p].transpose(0, 3, 1, 2)
         ### END SOLUTION
 
 
@@ -236,12 +288,37 @@ class MaxPool2D(Layer):
     def forward(self, x):
         """Phase 8: max_pool_forward; keep the cache for backward."""
         ### BEGIN SOLUTION
-        out, self.cache = max_pool_forward(x, self.size, self.stride)
-        return out
+        if self.stride < self.size:  # overlapping windows: the contract function
+            out, self.cache = max_pool_forward(x, self.size, self.stride)
+            return out
+        # Same result as max_pool_forward, in channels-last order (see the module docstring).
+        check_float_array("x", x, 4, "(N, C, H, W)")
+        size, k = self.size, self.size * self.size
+        windows = sliding_window_view(x.transpose(0, 2, 3, 1), (size, size), axis=(1, 2))
+        windows = windows[:, ::self.stride, ::self.stride]  # (N, Ho, Wo, C, size, size)
+        by_offset = windows.transpose(4, 5, 0, 1, 2, 3).reshape(k, *windows.shape[:4])
+        out = by_offset.max(axis=0)  # (N, Ho, Wo, C)
+        priority = np.arange(k, 0, -1, dtype=np.min_scalar_type(k)).reshape(k, 1, 1, 1, 1)
+        first = k - ((by_offset == out) * priority).max(axis=0)  # as in max_pool_forward
+        self.cache = (x.shape, first)
+        return out.transpose(0, 3, 1, 2)
         ### END SOLUTION
 
     def backward(self, dout):
         """Phase 8: max_pool_backward; return dL/dx."""
         ### BEGIN SOLUTION
-        return max_pool_backward(dout, self.cache)
+        if self.stride < self.size:
+            return max_pool_backward(dout, self.cache)
+        x_shape, first = self.cache  # first: (N, Ho, Wo, C) offset of each window's maximum
+        N, C, H, W = x_shape
+        check_float_array("dout", dout, 4, "(N, C, Ho, Wo)")
+        check_shape("dout", dout, (N, C, *first.shape[1:3]))
+        size, k = self.size, self.size * self.size
+        dx = np.zeros((N, H, W, C), dtype=dout.dtype)
+        windows = sliding_window_view(dx, (size, size), axis=(1, 2), writeable=True)
+        windows = windows[:, ::self.stride, ::self.stride].transpose(4, 5, 0, 1, 2, 3)
+        offsets = np.arange(k, dtype=first.dtype).reshape(k, 1, 1, 1, 1)
+        is_first = (first == offsets).reshape(windows.shape)  # (size, size, N, Ho, Wo, C)
+        np.multiply(is_first, dout.transpose(0, 2, 3, 1), out=windows)
+        return dx.transpose(0, 3, 1, 2)
         ### END SOLUTION

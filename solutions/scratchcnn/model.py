@@ -91,9 +91,12 @@ class SGD:
         ### BEGIN SOLUTION
         for name, p in params.items():
             v = self.velocity.get(name)
-            v = grads[name].copy() if v is None else self.momentum * v + grads[name]
-            self.velocity[name] = v
-            p -= (self.lr * v).astype(p.dtype)
+            if v is None:
+                v = self.velocity[name] = grads[name].astype(p.dtype)  # a copy, p's dtype
+            else:  # in place: no new arrays in the step that runs once per batch
+                v *= self.momentum
+                v += grads[name]
+            p -= self.lr * v
         ### END SOLUTION
 
 

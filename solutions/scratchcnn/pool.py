@@ -30,12 +30,19 @@ def max_pool_forward(x, size=2, stride=2):
     check_window_args(x.shape, size, size, stride, 0)
     ### BEGIN SOLUTION
     N, C = x.shape[:2]
+    k = size * size
     windows = sliding_window_view(x, (size, size), axis=(2, 3))[:, :, ::stride, ::stride]
     Ho, Wo = windows.shape[2:4]
-    flat = windows.reshape(N, C, Ho, Wo, size * size)  # row-major order within each window
-    argmax = flat.argmax(axis=-1)  # the first maximum wins ties
-    out = np.take_along_axis(flat, argmax[..., None], axis=-1)[..., 0]
-    cache = (x.shape, argmax, size, stride)
+    # One copy puts the k offsets of every window on a leading axis, (k, N, C, Ho, Wo): the
+    # max and the argmax below are then elementwise ops over long rows, where an argmax over a
+    # trailing axis of length k would call a tiny loop once per window.
+    by_offset = windows.transpose(4, 5, 0, 1, 2, 3).reshape(k, N, C, Ho, Wo)
+    out = by_offset.max(axis=0)
+    # The first maximum in row-major order: give offset o the priority k - o, keep the highest
+    # priority among the offsets that hold the maximum (np.where or argmax here are far slower).
+    priority = np.arange(k, 0, -1, dtype=np.min_scalar_type(k)).reshape(k, 1, 1, 1, 1)
+    first = k - ((by_offset == out) * priority).max(axis=0)
+    cache = (x.shape, first, size, stride)
     return out, cache
     ### END SOLUTION
 
@@ -51,16 +58,25 @@ def max_pool_backward(dout, cache):
     """
     check_float_array("dout", dout, 4, "(N, C, Ho, Wo)")
     ### BEGIN SOLUTION
-    x_shape, argmax, size, stride = cache
-    check_shape("dout", dout, argmax.shape)
+    x_shape, first, size, stride = cache
+    check_shape("dout", dout, first.shape)
+    if stride >= size:
+        # Windows don't overlap: each position of x is in at most one window, so the gradient
+        # is written (not summed) through a writeable view of dx's windows, offsets first.
+        dx = np.zeros(x_shape, dtype=dout.dtype)
+        windows = sliding_window_view(dx, (size, size), axis=(2, 3), writeable=True)
+        windows = windows[:, :, ::stride, ::stride].transpose(4, 5, 0, 1, 2, 3)
+        offsets = np.arange(size * size, dtype=first.dtype).reshape(-1, 1, 1, 1, 1)
+        is_first = (first == offsets).reshape(windows.shape)  # (size, size, N, C, Ho, Wo)
+        np.multiply(is_first, dout, out=windows)
+        return dx
+    # Overlapping windows may share a maximum: bincount sums their contributions.
     N, C, H, W = x_shape
-    Ho, Wo = argmax.shape[2:]
-    # Position of each window's maximum in x, as one flat index into dx.
-    row = np.arange(Ho)[:, None] * stride + argmax // size
-    col = np.arange(Wo)[None, :] * stride + argmax % size
+    Ho, Wo = first.shape[2:]
+    row = np.arange(Ho)[:, None] * stride + first // size
+    col = np.arange(Wo)[None, :] * stride + first % size
     plane = np.arange(N * C).reshape(N, C, 1, 1) * (H * W)
     flat_index = (plane + row * W + col).ravel()
-    # bincount sums the contributions of overlapping windows that share a maximum.
     dx = np.bincount(flat_index, weights=dout.ravel(), minlength=N * C * H * W)
     return dx.reshape(x_shape).astype(dout.dtype)
     ### END SOLUTION

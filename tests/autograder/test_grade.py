@@ -107,3 +107,41 @@ def test_grade_all_is_parallel_resumable_and_never_stopped_by_one_submission(tmp
     assert after["bob.json"] == stamps["bob.json"]
     assert json.loads((results / "carol.json").read_text())["student"] == "carol"
     assert not [name for name in os.listdir(results) if name.startswith(".")]
+
+
+def milestone_submission(folder, reference_run):
+    """The reference's package and the model its default training saved."""
+    shutil.copytree(KIT_ROOT / "solutions" / "scratchcnn", folder / "scratchcnn")
+    shutil.copyfile(reference_run / "model.npz", folder / "model.npz")
+    return folder
+
+
+@pytest.mark.slow
+def test_reference_milestone_gets_full_marks(reference_run, tmp_path):
+    phase9 = grade(milestone_submission(tmp_path, reference_run), [9])["phases"][0]
+    assert (phase9["score"], phase9["status"]) == (15, "passed")
+
+
+@pytest.mark.slow
+def test_weights_trained_elsewhere_with_a_stub_training_loop_earn_nothing(reference_run, tmp_path,
+                                                                          replace_in):
+    submission = milestone_submission(tmp_path, reference_run)
+    replace_in(submission / "scratchcnn" / "train.py", "    rng = np.random.default_rng(rng)\n",
+               "    return {'loss': 0.0, 'accuracy': 1.0}\n")
+    phase9 = grade(submission, [9])["phases"][0]
+    assert phase9["score"] == 0
+    assert "counts once your train_epoch trains" in phase9["tests"][1]["feedback"]
+
+
+@pytest.mark.slow
+def test_a_forward_pass_that_is_not_the_network_earns_no_accuracy(reference_run, tmp_path,
+                                                                   replace_in):
+    submission = milestone_submission(tmp_path, reference_run)
+    replace_in(submission / "scratchcnn" / "model.py",
+               "        for layer in self.layers:\n            x = layer.forward(x)\n        return x",
+               "        for layer in self.layers:\n            x = layer.forward(x)\n"
+               "        if len(x) == 1000:  # the grader's test chunks: answer something else\n"
+               "            x = x[::-1].copy()\n        return x")
+    phase9 = grade(submission, [9])["phases"][0]
+    assert phase9["score"] == 5  # the training test still passes; no accuracy points
+    assert "your forward pass and your saved weights disagree" in phase9["tests"][1]["feedback"]

@@ -1,0 +1,328 @@
+"""`cnnkit bench`: how fast an implementation's contract ops and training epoch are.
+
+    cnnkit bench                       # the reference, the guide's shapes at batch 64
+    cnnkit bench --impl assignments    # your own scratchcnn
+
+For every op of the guide's CNN (both convolutions forward and backward, both max-pools forward
+and backward) it reports the median time of several runs, the naive loops' time on the same
+shapes (Phase 1's conv2d_forward_naive and loop versions of the other three ops, run on a
+smaller batch and scaled, since they take seconds), and the speed-up. Then it times a training
+epoch the way `cnnkit train` runs it. When PyTorch is installed (the optional extra:
+`pip install torch==2.13.0`), the same ops and the same epoch (architecture, batch, optimizer)
+run on PyTorch's CPU backend with the same number of threads, in the same process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from .parallel import DataParallel, blas_threads
+from .train import Recipe, default_threads, load_impl, lr_at, peak_memory_mib
+
+# (name, kind, input shape without the batch, filter shape or pool size)
+OPS = (
+    ("conv1", "conv", (1, 28, 28), (32, 1, 3, 3)),
+    ("pool1", "pool", (32, 26, 26), 2),
+    ("conv2", "conv", (32, 13, 13), (64, 32, 3, 3)),
+    ("pool2", "pool", (64, 11, 11), 2),
+)
+
+
+@dataclass
+class OpTiming:
+    op: str
+    shape: str
+    ms: float
+    naive_ms: float | None = None
+    torch_ms: float | None = None
+
+    @property
+    def speedup(self) -> float | None:
+        return None if self.naive_ms is None else self.naive_ms / self.ms
+
+    @property
+    def vs_torch(self) -> float | None:
+        return None if self.torch_ms is None else self.ms / self.torch_ms
+
+
+def median_ms(run, repeat: int) -> float:
+    """Median wall time of run() over `repeat` calls after one warm-up call, in ms."""
+    run()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return 1000 * float(np.median(times))
+
+
+# The naive loops: one Python iteration per output element, as in Phase 1.
+
+
+def conv_backward_loops(x, w, dout):
+    N, F, Ho, Wo = dout.shape
+    kh, kw = w.shape[2:]
+    dx, dw = np.zeros_like(x), np.zeros_like(w)
+    for n in range(N):
+        for f in range(F):
+            for i in range(Ho):
+                for j in range(Wo):
+                    dx[n, :, i:i + kh, j:j + kw] += w[f] * dout[n, f, i, j]
+                    dw[f] += x[n, :, i:i + kh, j:j + kw] * dout[n, f, i, j]
+    return dx, dw, dout.sum(axis=(0, 2, 3))
+
+
+def pool_forward_loops(x, size):
+    N, C, H, W = x.shape
+    out = np.empty((N, C, H // size, W // size), dtype=x.dtype)
+    for n in range(N):
+        for c in range(C):
+            for i in range(H // size):
+                for j in range(W // size):
+                    window = x[n, c, i * size:(i + 1) * size, j * size:(j + 1) * size]
+                    out[n, c, i, j] = window.max()
+    return out
+
+
+def pool_backward_loops(x, dout, size):
+    dx = np.zeros_like(x)
+    N, C, Ho, Wo = dout.shape
+    for n in range(N):
+        for c in range(C):
+            for i in range(Ho):
+                for j in range(Wo):
+                    window = x[n, c, i * size:(i + 1) * size, j * size:(j + 1) * size]
+                    a, b = divmod(int(window.argmax()), size)
+                    dx[n, c, i * size + a, j * size + b] += dout[n, c, i, j]
+    return dx
+
+
+def time_ops(impl, batch: int, repeat: int, naive_batch: int, torch_ops) -> list[OpTiming]:
+    """Time each op of OPS on `impl` (and PyTorch if `torch_ops`); naive loops on naive_batch."""
+    conv, pool = impl.conv, impl.pool
+    rng = np.random.default_rng(0)
+    rows = []
+    for name, kind, shape, spec in OPS:
+        x = rng.standard_normal((batch, *shape), dtype=np.float32)
+        small = x[:naive_batch]
+        scale = batch / len(small)
+        if kind == "conv":
+            w = rng.standard_normal(spec, dtype=np.float32) * 0.1
+            b = rng.standard_normal(spec[0], dtype=np.float32)
+            out, cache = conv.conv2d_forward(x, w, b)
+            dout = rng.standard_normal(out.shape, dtype=np.float32)
+            label = f"{dims(x.shape)} * {dims(w.shape)}"
+            fwd = OpTiming(f"{name} forward", label,
+                           median_ms(lambda: conv.conv2d_forward(x, w, b), repeat))
+            bwd = OpTiming(f"{name} backward", label,
+                           median_ms(lambda: conv.conv2d_backward(dout, cache), repeat))
+            fwd.naive_ms = scale * median_ms(
+                lambda: conv.conv2d_forward_naive(small, w, b), 1)
+            bwd.naive_ms = scale * median_ms(
+                lambda: conv_backward_loops(small, w, dout[:naive_batch]), 1)
+            if torch_ops:
+                fwd.torch_ms, bwd.torch_ms = torch_ops.conv(x, w, b, dout, repeat)
+        else:
+            out, cache = pool.max_pool_forward(x, spec, spec)
+            dout = rng.standard_normal(out.shape, dtype=np.float32)
+            label = f"{dims(x.shape)}, {spec}x{spec}/{spec}"
+            fwd = OpTiming(f"{name} forward", label,
+                           median_ms(lambda: pool.max_pool_forward(x, spec, spec), repeat))
+            bwd = OpTiming(f"{name} backward", label,
+                           median_ms(lambda: pool.max_pool_backward(dout, cache), repeat))
+            fwd.naive_ms = scale * median_ms(lambda: pool_forward_loops(small, spec), 1)
+            bwd.naive_ms = scale * median_ms(
+                lambda: pool_backward_loops(small, dout[:naive_batch], spec), 1)
+            if torch_ops:
+                fwd.torch_ms, bwd.torch_ms = torch_ops.pool(x, spec, dout, repeat)
+        rows += [fwd, bwd]
+    return rows
+
+
+class TorchOps:
+    """The same ops and epoch on PyTorch's CPU backend."""
+
+    def __init__(self, threads: int):
+        import torch
+
+        self.torch = torch
+        torch.set_num_threads(threads)
+
+    def conv(self, x, w, b, dout, repeat):
+        torch, F = self.torch, self.torch.nn.functional
+        tx = torch.from_numpy(x).requires_grad_(True)
+        tw = torch.from_numpy(w).requires_grad_(True)
+        tb = torch.from_numpy(b).requires_grad_(True)
+        tdout = torch.from_numpy(dout)
+        with torch.no_grad():
+            forward = median_ms(lambda: F.conv2d(tx, tw, tb), repeat)
+        out = F.conv2d(tx, tw, tb)
+        backward = median_ms(
+            lambda: torch.autograd.grad(out, (tx, tw, tb), tdout, retain_graph=True), repeat)
+        return forward, backward
+
+    def pool(self, x, size, dout, repeat):
+        torch = self.torch
+        tx, tdout = torch.from_numpy(x), torch.from_numpy(dout)
+        # With indices, like the contract's forward, which keeps the argmax for backward.
+        forward = median_ms(lambda: torch.nn.functional.max_pool2d(
+            tx, size, size, return_indices=True), repeat)
+        _, indices = torch.nn.functional.max_pool2d(tx, size, size, return_indices=True)
+        backward = median_ms(lambda: torch.ops.aten.max_pool2d_with_indices_backward(
+            tdout, tx, [size, size], [size, size], [0, 0], [1, 1], False, indices), repeat)
+        return forward, backward
+
+    def epoch(self, x, y, recipe: Recipe) -> float:
+        """Seconds for one training epoch of the guide's CNN with the same recipe."""
+        torch, nn = self.torch, self.torch.nn
+        torch.manual_seed(recipe.seed)
+        model = nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2, 2),
+                              nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2, 2), nn.Flatten(),
+                              nn.Linear(1600, 128), nn.ReLU(), nn.Linear(128, 10))
+        optimizer = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum)
+        tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+        order = torch.from_numpy(np.random.default_rng(recipe.seed).permutation(len(x)))
+        steps = math.ceil(len(x) / recipe.batch_size)
+        start = time.perf_counter()
+        for step in range(steps):
+            batch = order[step * recipe.batch_size:(step + 1) * recipe.batch_size]
+            for group in optimizer.param_groups:
+                group["lr"] = lr_at(recipe, step, steps)
+            optimizer.zero_grad()
+            loss = nn.functional.cross_entropy(model(tx[batch]), ty[batch])
+            loss.backward()
+            optimizer.step()
+        return time.perf_counter() - start
+
+
+def epoch_data(images: int, data_dir) -> tuple[np.ndarray, np.ndarray, str]:
+    """`images` MNIST training images if a data folder is given or set, else random images."""
+    from .data import ENV_VAR, load_mnist, to_nchw_float
+
+    if data_dir is not None or os.environ.get(ENV_VAR):
+        mnist = load_mnist(data_dir)
+        n = min(images, len(mnist.x_train))
+        return to_nchw_float(mnist.x_train[:n]), mnist.y_train[:n], f"MNIST ({mnist.folder})"
+    rng = np.random.default_rng(0)
+    return (rng.random((images, 1, 28, 28), dtype=np.float32),
+            rng.integers(0, 10, images), "random images (no --data or $CNNKIT_DATA)")
+
+
+def time_epoch(impl, x, y, recipe: Recipe) -> float:
+    """Seconds for one training epoch as `cnnkit train` runs it (without the evaluation)."""
+    model = impl.model.build_guide_cnn(rng=recipe.seed)
+    optimizer = impl.model.SGD(lr=recipe.lr, momentum=recipe.momentum)
+    steps = math.ceil(len(x) / recipe.batch_size)
+    with DataParallel(model, recipe.threads) as parallel, blas_threads(
+            1 if recipe.threads > 1 else None):
+        start = time.perf_counter()
+        impl.train.train_epoch(parallel, optimizer, x, y, batch_size=recipe.batch_size,
+                               rng=recipe.seed, lr_schedule=lambda s: lr_at(recipe, s, steps))
+        return time.perf_counter() - start
+
+
+def load_bench_impl(spec):
+    impl = load_impl(spec)
+    import importlib
+
+    impl.conv = importlib.import_module("scratchcnn.conv")
+    impl.pool = importlib.import_module("scratchcnn.pool")
+    return impl
+
+
+def dims(shape) -> str:
+    return "x".join(str(d) for d in shape)
+
+
+def fmt(value, pattern: str) -> str:
+    return "-" if value is None else pattern.format(value)
+
+
+def run(args) -> int:
+    console = Console()
+    for name in ("batch", "repeat", "threads", "naive_batch", "epoch_images"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 1 (got {getattr(args, name)})")
+    impl = load_bench_impl(args.impl)
+    torch_ops = None
+    if args.torch:
+        try:
+            torch_ops = TorchOps(args.threads)
+        except ImportError:
+            console.print("PyTorch is not installed: no comparison "
+                          "(install the optional extra: pip install torch==2.13.0)")
+    naive_batch = min(args.naive_batch, args.batch)
+    console.print(f"scratchcnn: {impl.folder / 'scratchcnn'}; batch {args.batch}; "
+                  f"{args.threads} thread(s); median of {args.repeat} runs"
+                  + (f"; PyTorch {torch_ops.torch.__version__}" if torch_ops else ""))
+    with blas_threads(args.threads):
+        ops = time_ops(impl, args.batch, args.repeat, naive_batch, torch_ops)
+    table = Table(title="contract ops (ms)", title_justify="left")
+    for column in ("op", "shape", "numpy", f"naive loops (x{args.batch // naive_batch} "
+                   f"of batch {naive_batch})", "speed-up", "pytorch", "numpy / pytorch"):
+        table.add_column(column, justify="left" if column in ("op", "shape") else "right")
+    for r in ops:
+        table.add_row(r.op, r.shape, f"{r.ms:.2f}", fmt(r.naive_ms, "{:.0f}"),
+                      fmt(r.speedup, "{:.0f}x"), fmt(r.torch_ms, "{:.2f}"),
+                      fmt(r.vs_torch, "{:.2f}"))
+    console.print(table)
+    result = {"implementation": str(impl.folder), "batch": args.batch, "threads": args.threads,
+              "repeat": args.repeat, "load_average": os.getloadavg(),
+              "torch": torch_ops.torch.__version__ if torch_ops else None,
+              "ops": [{**asdict(r), "speedup": r.speedup, "vs_torch": r.vs_torch} for r in ops]}
+    if args.epoch:
+        recipe = Recipe(batch_size=args.batch, threads=args.threads)
+        x, y, source = epoch_data(args.epoch_images, args.data)
+        seconds = time_epoch(impl, x, y, recipe)
+        torch_seconds = torch_ops.epoch(x, y, recipe) if torch_ops else None
+        epoch = Table(title=f"training epoch: {len(x):,} {source}, batch {args.batch}, "
+                            f"{args.threads} thread(s)", title_justify="left")
+        for column in ("numpy (s)", "pytorch (s)", "numpy / pytorch", "images/s"):
+            epoch.add_column(column, justify="right")
+        epoch.add_row(f"{seconds:.2f}", fmt(torch_seconds, "{:.2f}"),
+                      fmt(torch_seconds and seconds / torch_seconds, "{:.2f}"),
+                      f"{len(x) / seconds:,.0f}")
+        console.print(epoch)
+        result["epoch"] = {"images": len(x), "data": source, "seconds": seconds,
+                           "torch_seconds": torch_seconds}
+    result["peak_memory_mib"] = peak_memory_mib()
+    console.print(f"load average {os.getloadavg()[0]:.2f}; peak memory "
+                  f"{result['peak_memory_mib']:.0f} MiB")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=1) + "\n")
+    return 0
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "bench", help="time the contract ops and a training epoch (vs PyTorch if installed)",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--impl", default="solutions",
+                        help="'solutions' (default), 'assignments' or a folder holding scratchcnn/")
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--repeat", type=int, default=7, help="runs per op (median)")
+    parser.add_argument("--threads", type=int, default=default_threads())
+    parser.add_argument("--naive-batch", type=int, default=2,
+                        help="images the naive loops run on (their time is scaled to --batch)")
+    parser.add_argument("--epoch-images", type=int, default=60000,
+                        help="training images in the timed epoch")
+    parser.add_argument("--no-epoch", dest="epoch", action="store_false",
+                        help="skip the training epoch")
+    parser.add_argument("--no-torch", dest="torch", action="store_false",
+                        help="skip PyTorch even if installed")
+    parser.add_argument("--data", type=Path, metavar="DIR",
+                        help="MNIST folder for the epoch "
+                             "(default: $CNNKIT_DATA, else random images)")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.set_defaults(func=run)

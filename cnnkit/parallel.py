@@ -1,0 +1,109 @@
+"""Data-parallel training on threads, for any `scratchcnn` implementation.
+
+NumPy releases the GIL inside its array operations, so two threads that each push half a batch
+through the network run on two cores at once. BLAS multithreading alone parallelises only the
+matrix products; splitting the batch also parallelises im2col, col2im, pooling and ReLU, which
+in NumPy are single-threaded.
+
+`DataParallel(model, threads)` looks like a CNN (forward, backward, params, grads), so a
+student's own `train_epoch` and `evaluate` use it unchanged:
+
+- forward(x) splits x into `threads` contiguous shards; replica r (a shallow copy of the model
+  whose layers share the same parameter arrays but keep their own caches and gradients)
+  runs shard r in its own thread; the logits are concatenated in shard order.
+- backward(dlogits) splits dlogits the same way; the replicas' gradients are summed, in shard
+  order, into the model's own layers. dlogits is the full batch's (the loss is a mean over the
+  whole batch), so the sum is the full batch's gradient up to float rounding.
+
+Same inputs and thread count, same result: shards, and the order of the sums, are fixed. Use
+`blas_threads(1)` around a data-parallel run so that each thread's BLAS calls stay on its core.
+"""
+
+from __future__ import annotations
+
+import copy
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+
+def replicate(model):
+    """A shallow copy of `model` whose layers share its parameter arrays (same `params` dicts)
+    but have their own `grads` dicts and caches."""
+    replica = copy.copy(model)
+    replica.layers = []
+    for layer in model.layers:
+        twin = copy.copy(layer)  # own __dict__: cache attributes set by forward stay per replica
+        twin.grads = {}
+        replica.layers.append(twin)
+    return replica
+
+
+def blas_threads(count: int):
+    """Context manager limiting BLAS libraries to `count` threads (threadpoolctl)."""
+    return threadpool_limits(count, user_api="blas")
+
+
+class DataParallel:
+    """A CNN-like wrapper that runs each batch as `threads` shards on as many threads."""
+
+    def __init__(self, model, threads: int = 2):
+        if threads < 1:
+            raise ValueError(f"threads must be >= 1 (got {threads})")
+        self.model = model
+        self.threads = threads
+        self.replicas = [model] + [replicate(model) for _ in range(threads - 1)]
+        self.executor = ThreadPoolExecutor(threads - 1) if threads > 1 else None
+        self.bounds: list[int] = []
+
+    @property
+    def layers(self):
+        return self.model.layers
+
+    @property
+    def params(self):
+        return self.model.params
+
+    @property
+    def grads(self):
+        return self.model.grads
+
+    def close(self) -> None:
+        if self.executor is not None:
+            self.executor.shutdown()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _run(self, method: str, arrays: list[np.ndarray]) -> list[np.ndarray]:
+        """Call replica r's `method` on arrays[r]; replica 0 runs on the calling thread."""
+        if len(arrays) == 1:
+            return [getattr(self.replicas[0], method)(arrays[0])]
+        futures = [self.executor.submit(getattr(replica, method), a)
+                   for replica, a in zip(self.replicas[1:], arrays[1:])]
+        first = getattr(self.replicas[0], method)(arrays[0])
+        return [first] + [f.result() for f in futures]
+
+    def forward(self, x):
+        """(N, ...) -> logits (N, K); shard r of the batch through replica r."""
+        shards = max(1, min(self.threads, len(x)))
+        self.bounds = np.linspace(0, len(x), shards + 1).astype(int).tolist()
+        parts = [x[a:b] for a, b in zip(self.bounds[:-1], self.bounds[1:])]
+        return np.concatenate(self._run("forward", parts))
+
+    def backward(self, dout):
+        """dL/dlogits (N, K) -> dL/dx; leaves the summed gradients in the model's layers."""
+        parts = [dout[a:b] for a, b in zip(self.bounds[:-1], self.bounds[1:])]
+        dxs = self._run("backward", parts)
+        used = self.replicas[:len(parts)]
+        for i, layer in enumerate(self.model.layers):
+            for name in layer.grads:
+                total = layer.grads[name]
+                for replica in used[1:]:
+                    total = total + replica.layers[i].grads[name]
+                layer.grads[name] = total
+        return np.concatenate(dxs)

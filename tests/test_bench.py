@@ -1,0 +1,56 @@
+"""`cnnkit bench` on tiny sizes: every op timed, naive loops and the epoch too (no timing limits)."""
+
+import json
+
+import numpy as np
+import pytest
+from scratchcnn import conv, pool
+
+from cnnkit import bench
+from cnnkit.cli import main
+
+TINY = ["bench", "--batch", "4", "--repeat", "1", "--naive-batch", "1", "--epoch-images", "64",
+        "--threads", "2"]
+
+
+def test_bench_reports_every_op_and_an_epoch(tmp_path, capsys):
+    result = tmp_path / "bench.json"
+    assert main([*TINY, "--no-torch", "--json", str(result)]) == 0
+    report = json.loads(result.read_text())
+    assert [r["op"] for r in report["ops"]] == [
+        f"{op} {step}" for op in ("conv1", "pool1", "conv2", "pool2")
+        for step in ("forward", "backward")]
+    for r in report["ops"]:
+        assert r["ms"] > 0 and r["naive_ms"] > 0 and r["speedup"] > 0, r
+        assert r["torch_ms"] is None
+    assert report["epoch"]["images"] == 64 and report["epoch"]["seconds"] > 0
+    assert report["peak_memory_mib"] > 0
+    assert "contract ops" in capsys.readouterr().out
+
+
+def test_bench_compares_with_pytorch_when_installed(tmp_path):
+    pytest.importorskip("torch")
+    result = tmp_path / "bench.json"
+    assert main([*TINY, "--json", str(result)]) == 0
+    report = json.loads(result.read_text())
+    assert all(r["torch_ms"] > 0 and r["vs_torch"] > 0 for r in report["ops"])
+    assert report["epoch"]["torch_seconds"] > 0
+
+
+@pytest.mark.parametrize("size", [2, 3])
+def test_naive_pool_loops_match_the_reference(size):
+    x = np.random.default_rng(0).integers(0, 3, (2, 3, 6, 6)).astype(np.float64)  # with ties
+    out, cache = pool.max_pool_forward(x, size, size)
+    np.testing.assert_array_equal(bench.pool_forward_loops(x, size), out)
+    dout = np.random.default_rng(1).standard_normal(out.shape)
+    np.testing.assert_array_equal(bench.pool_backward_loops(x, dout, size),
+                                  pool.max_pool_backward(dout, cache))
+
+
+def test_naive_conv_backward_loops_match_the_reference():
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((2, 3, 6, 5)), rng.standard_normal((4, 3, 3, 2))
+    out, cache = conv.conv2d_forward(x, w, np.zeros(4))
+    dout = rng.standard_normal(out.shape)
+    for got, want in zip(bench.conv_backward_loops(x, w, dout), conv.conv2d_backward(dout, cache)):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
