@@ -44,7 +44,8 @@ A CALL is one of (``id`` is the parent's name for it; ``module.attr`` names are 
   per epoch. Outputs ``"stats.<epoch>.loss"``, ``"stats.<epoch>.accuracy"``, ``"params.<name>"``.
 - ``"recipe": "optimizer"``: ``{"class": "model.SGD", "init": {"lr": 0.1, "momentum": 0.9},
   "params": {name: ARRAY}, "grads": [{name: ARRAY}, ...]}``: one ``step(params, grads)`` per entry
-  of ``grads``. Outputs ``"params.<name>"``.
+  of ``grads``. Outputs ``"params.<name>"``: the arrays first passed in (updated in place, as a
+  model's parameters must be).
 
 Patches: ``{"conv.im2col": "im2col"}`` replaces the student's ``scratchcnn.conv.im2col`` by the
 support file's ``im2col`` (the support file is the reference of earlier phases, so that phase N is
@@ -279,9 +280,10 @@ class Calls:
     def optimizer(self, call, outputs):
         optimizer = self.build(call)
         params = self.named(call["params"])
+        arrays = dict(params)  # a step must update these arrays in place, not rebind the names
         for grads in call["grads"]:
             optimizer.step(params, self.named(grads))
-        outputs.extend((f"params.{key}", value) for key, value in params.items())
+        outputs.extend((f"params.{key}", value) for key, value in arrays.items())
 
 
 def _load_support(path):

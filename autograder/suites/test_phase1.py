@@ -4,7 +4,8 @@ import numpy as np
 
 from cnnkit.autograder.suite import expect_close, expect_unmodified, points
 from cnnkit.autograder.suites.common import (
-    TRACE_B, TRACE_W, TRACE_X, abs_conv, conv_bound, conv_cases, conv_forward_mistakes, ref,
+    TRACE_B, TRACE_W, TRACE_X, ConvCase, abs_conv, conv_bound, conv_cases, conv_forward_mistakes,
+    ref,
 )
 
 PHASE = 1
@@ -35,12 +36,14 @@ def check(student, kind, select):
 def test_guide_trace(student):
     """the guide's 2x2-filter trace on the 4x4 input 1..16"""
     expect_close(student("trace"), ref.conv.conv2d_forward_naive(TRACE_X, TRACE_W, TRACE_B),
-                 "conv2d_forward_naive(1..16, [[1, 2], [3, 4]])")
+                 "conv2d_forward_naive(1..16, [[1, 2], [3, 4]])",
+                 mistakes=conv_forward_mistakes(ConvCase(TRACE_X, TRACE_W, TRACE_B, 1, 0)))
 
 
 @points(1)
 def test_inputs_not_modified(student):
     """x, w and b are left as they were"""
+    test_stride_one_no_padding(student)  # no credit for leaving inputs alone without working
     expect_unmodified(student, "trace", (TRACE_X, TRACE_W, TRACE_B), "conv2d_forward_naive")
 
 

@@ -72,6 +72,8 @@ def test_forward_guide_trace(student):
 @points(1)
 def test_inputs_not_modified(student):
     """im2col and conv2d_forward leave their inputs as they were"""
+    test_im2col_stride_one(student)  # no credit for leaving inputs alone without working
+    test_forward_stride_one(student)
     expect_unmodified(student, "im2col-trace", (TRACE_X,), "im2col")
     expect_unmodified(student, "trace", (TRACE_X, TRACE_W, TRACE_B), "conv2d_forward")
 

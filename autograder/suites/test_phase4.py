@@ -66,6 +66,7 @@ def test_gapped_windows(student):
 @points(1)
 def test_inputs_not_modified(student):
     """x is left as it was"""
+    test_non_overlapping_windows(student)  # no credit for leaving x alone without working
     for kind, group in student.cases.items():
         for i, case in enumerate(group):
             expect_unmodified(student, f"{kind}-{i}", (case.x,), f"max_pool_forward({case})")

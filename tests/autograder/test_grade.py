@@ -109,7 +109,7 @@ def test_grade_all_is_parallel_resumable_and_never_stopped_by_one_submission(tmp
     assert not [name for name in os.listdir(results) if name.startswith(".")]
 
 
-def milestone_submission(folder, reference_run):
+def milestone_submission(folder, reference_run):  # reference_run needs mnist_dir: CNNKIT_DATA set
     """The reference's package and the model its default training saved."""
     shutil.copytree(KIT_ROOT / "solutions" / "scratchcnn", folder / "scratchcnn")
     shutil.copyfile(reference_run / "model.npz", folder / "model.npz")

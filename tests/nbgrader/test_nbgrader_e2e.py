@@ -6,8 +6,8 @@ reference with a flipped filter in conv2d_forward_naive) and `tamperer` (pool.py
 stubs; edits/deletes notebook cells, inflates points, forges a grade cell, monkeypatches numpy and
 writes full marks into the gradebook from the notebook, ships a numpy.py and a gradebook.db).
 
-GRADER_COMMAND is the grader the course uses: the stand-in script until `cnnkit grade` lands
-(then set it to None: the course's default, the kit's real grader).
+The grader is the course's default, the kit's real `cnnkit grade`. The reference and buggy
+students also hand in the model.npz of one reference training run (Phase 9).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import csv
 import json
 import re
 import shutil
-import sys
 import time
 from pathlib import Path
 
@@ -31,16 +30,12 @@ from traitlets.config import Config
 from cnnkit.autograder.nbgrader import workflow
 from cnnkit.autograder.nbgrader.course import DEFAULT_ASSIGNMENT, REFERENCE, create_course
 from cnnkit.autograder.nbgrader.grading import STUDENT_FILES, grade_submission, phase_scores
-from cnnkit.phases import PHASES
+from cnnkit.autograder.grade import SUITES
+from cnnkit.phases import PHASES, SUBMITTED_MODEL
 from cnnkit.release import release_files
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-import stand_in_grader  # noqa: E402  (the test double's secret, to look for leaks)
+pytestmark = pytest.mark.slow  # minutes: nbgrader start-ups, the grader on four students
 
-pytestmark = pytest.mark.slow  # ~2 min: each nbgrader start-up costs seconds
-
-GRADER_COMMAND: list[str] | None = [sys.executable, str(HERE / "stand_in_grader.py")]
 ASSIGNMENT = DEFAULT_ASSIGNMENT
 COURSE_ID = "cnnkit_e2e"
 NOTEBOOK = "cnn_from_scratch.ipynb"
@@ -83,6 +78,16 @@ def solution_lines() -> set[str]:
     return {line for line in lines if line not in stubs}
 
 
+def hidden_suite_lines() -> set[str]:
+    """Substantial lines of the hidden suites (their checks and case builders) that no released
+    file also holds (an import line shared with the notebook is no secret)."""
+    public = "\n".join(content.decode() for content in release_files(REFERENCE).values())
+    lines = {line.strip() for path in SUITES.glob("test_phase*.py")
+             for line in path.read_text().splitlines()
+             if len(line.strip()) >= 30 and not line.strip().startswith(("#", '"""', "def ", "@"))}
+    return {line for line in lines if line not in public}
+
+
 def text_files(folder: Path, suffixes=(".py", ".ipynb", ".html", ".md", ".json", ".txt")):
     return [p for p in folder.rglob("*") if p.is_file() and p.suffix in suffixes]
 
@@ -100,12 +105,13 @@ def student_exchange(step, home: Path, student: str, exchange: Path) -> None:
          config=c).start()
 
 
-def prepare_submission(name: str, work: Path) -> None:
+def prepare_submission(name: str, work: Path, model: Path) -> None:
     """Turn the fetched assignment `work` into student `name`'s work."""
     package = work / "scratchcnn"
     if name in ("reference", "bug_phase1"):
         for relative in STUDENT_FILES:
             shutil.copyfile(REFERENCE / relative, work / relative)
+        shutil.copyfile(model, work / SUBMITTED_MODEL)
     if name == "bug_phase1":
         with open(package / "conv.py", "a") as fh:
             fh.write(BUGGY_NAIVE)
@@ -152,13 +158,10 @@ def tools_on_path():
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory, tools_on_path):
+def graded(tmp_path_factory, tools_on_path, reference_run):
     """Run the whole course once; returns the paths and timings the tests look at."""
     root = tmp_path_factory.mktemp("nbgrader")
     course = create_course(root / "course", COURSE_ID, exchange=root / "exchange")
-    if GRADER_COMMAND is not None:
-        with open(course / "nbgrader_config.py", "a") as fh:
-            fh.write(f"\nc.PhaseScores.grader_command = {GRADER_COMMAND!r}\n")
     workflow.add_students(course, STUDENTS)
     workflow.release(course, ASSIGNMENT)
     submissions = {}
@@ -166,7 +169,7 @@ def graded(tmp_path_factory, tools_on_path):
         home = root / "home" / name
         home.mkdir(parents=True)
         student_exchange(ExchangeFetchAssignment, home, name, root / "exchange")
-        prepare_submission(name, home / ASSIGNMENT)
+        prepare_submission(name, home / ASSIGNMENT, reference_run / "model.npz")
         student_exchange(ExchangeSubmit, home, name, root / "exchange")
         submissions[name] = home / ASSIGNMENT
     start = time.perf_counter()
@@ -206,7 +209,10 @@ def test_csv_matches_grader_on_clean_copy(graded, name, tmp_path):
     for path in source_package.glob("*.py"):
         if not (clean / "scratchcnn" / path.name).exists():
             shutil.copyfile(path, clean / "scratchcnn" / path.name)
-    scores = phase_scores(grade_submission(clean, GRADER_COMMAND))
+    model = graded["submissions"][name] / SUBMITTED_MODEL
+    if model.is_file():
+        shutil.copyfile(model, clean / SUBMITTED_MODEL)
+    scores = phase_scores(grade_submission(clean))
     row = graded["rows"][name]
     assert {p: float(row[p]) for p in scores} == scores
 
@@ -238,7 +244,7 @@ def test_feedback_reports_each_phase(graded):
         assert f"cnnkit grader — Phase {p.number} ({p.title}): 0 / {p.points:g}" in stubs
     assert "not started" in stubs
     bug = feedback_html(graded, "bug_phase1")
-    assert "is the filter flipped?" in bug  # the grader's hint reaches the student
+    assert "This looks like: the kernel is flipped" in bug  # the grader's hint reaches the student
     tamper = feedback_html(graded, "tamperer")
     assert "/ 1000" not in tamper  # inflated points were reset to the phases table's
     for p in PHASES:  # every phase cell, the deleted one restored, has its table points
@@ -248,7 +254,7 @@ def test_feedback_reports_each_phase(graded):
 
 def test_nothing_hidden_in_release_or_feedback(graded):
     course, root = graded["course"], graded["root"]
-    secrets = [stand_in_grader.secret_checksum(), str(stand_in_grader.SECRET_SEED)]
+    secrets = hidden_suite_lines()
     solution = solution_lines()
     assert solution, "the reference has no solution regions to look for"
     released = [*text_files(course / "release"), *text_files(root / "exchange")]

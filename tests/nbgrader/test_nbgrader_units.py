@@ -19,7 +19,6 @@ from cnnkit.autograder.nbgrader.grading import (STUDENT_FILES, GraderError, chec
 from cnnkit.phases import PHASES
 from cnnkit.release import release_files
 
-STAND_IN = [sys.executable, str(Path(__file__).resolve().parent / "stand_in_grader.py")]
 
 
 def write_release(dest: Path) -> Path:
@@ -90,8 +89,8 @@ def test_grade_submission_reports_a_grader_that_writes_nothing(tmp_path):
         grade_submission(tmp_path, [sys.executable, "-c", "import sys; sys.exit(3)"])
 
 
-def test_stand_in_grader_scores_the_stubs_zero(tmp_path):
-    result = grade_submission(write_release(tmp_path), STAND_IN)
+def test_real_grader_scores_the_stubs_not_started(tmp_path):
+    result = grade_submission(write_release(tmp_path))
     assert [e["status"] for e in result["phases"]] == ["not_started"] * len(PHASES)
     assert json.dumps(result)  # plain JSON
 

@@ -1,0 +1,80 @@
+"""`grade()` against submissions that try to cheat or to break the grader.
+
+test_sandbox.py checks the sandbox itself, call by call; here whole submissions go through
+`grade()`, which must stay right: a trick earns nothing it did not implement, and every requested
+phase gets a complete result (no exception, no hang).
+
+Each entry of tests/autograder/corpus/tricks/ is read as in test_grade_corpus.py and appended to
+"file" of a copy of the stubs (assignments/scratchcnn), whose stubs of the functions it defines
+are removed first, as a student's edit replaces them. ENTRY keys:
+
+    phases           the phases graded
+    reference_files  files copied from the reference first: the honest part of the submission
+    full_marks       phases the honest part must still get full marks in, despite the trick
+    only_passes      in the other phases, exactly the tests whose names start with this pass
+                     (hard-coded guide answers); without it, the other phases score 0
+    status           allowed statuses of the other phases
+    feedback         a string the feedback of one of their failed tests must contain
+    job_seconds      the wall-clock (and CPU) limit of each phase's job, for tricks that hang
+    needs_sandbox    the trick would win without real isolation (it reads or writes the host's
+                     files): skipped when bubblewrap does not work here
+"""
+
+from __future__ import annotations
+
+import ast
+import shutil
+from pathlib import Path
+
+import pytest
+from test_grade_corpus import HANG_GUARD_SECONDS, check_complete, copy_package, entries
+
+from cnnkit.autograder.grade import grade
+from cnnkit.autograder.sandbox import sandbox_status
+from cnnkit.paths import KIT_ROOT
+
+SANDBOX = sandbox_status()
+
+
+def drop_definitions(path: Path, names: set[str]) -> None:
+    """Remove the top-level functions called `names` from the module at `path`."""
+    source = path.read_text()
+    drop = set()
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.FunctionDef) and node.name in names:
+            drop.update(range(node.lineno, node.end_lineno + 1))
+    path.write_text("".join(line for number, line in enumerate(source.splitlines(True), 1)
+                            if number not in drop))
+
+
+@pytest.mark.timeout(HANG_GUARD_SECONDS)
+@pytest.mark.parametrize("entry", entries("tricks"))
+def test_trick_earns_nothing_it_did_not_implement(entry, tmp_path):
+    meta = entry.meta
+    if meta.get("needs_sandbox") and not SANDBOX.level.is_sandboxed:
+        pytest.skip(f"needs a working bubblewrap sandbox; {SANDBOX.describe()}")
+    folder = copy_package(KIT_ROOT / "assignments", tmp_path)
+    for name in meta.get("reference_files", ()):
+        shutil.copyfile(KIT_ROOT / "solutions" / "scratchcnn" / name, folder / "scratchcnn" / name)
+    if meta["file"] not in meta.get("reference_files", ()):
+        drop_definitions(folder / "scratchcnn" / meta["file"], {
+            node.name for node in ast.parse(entry.code).body if isinstance(node, ast.FunctionDef)})
+    numbers = list(meta["phases"])
+    result = grade(entry.apply(folder), numbers, job_seconds=meta.get("job_seconds", 120.0))
+    phases = check_complete(result, numbers)
+
+    for number, p in phases.items():
+        if number in meta.get("full_marks", ()):
+            assert (p["status"], p["score"]) == ("passed", p["max_score"]), (number, p["feedback"])
+            continue
+        prefix = meta.get("only_passes")
+        honest = [t["name"] for t in p["tests"] if prefix and t["name"].startswith(prefix)]
+        assert bool(honest) == bool(prefix), p["tests"]  # the guide tests exist when expected
+        assert [t["name"] for t in p["tests"] if t["passed"]] == honest, (number, p["tests"])
+        assert p["score"] == pytest.approx(sum(t["max_score"] for t in p["tests"]
+                                               if t["name"] in honest), abs=0.02)
+        if "status" in meta:
+            assert p["status"] in meta["status"], (number, p["status"], p["feedback"])
+        if "feedback" in meta:
+            failed = [t["feedback"] for t in p["tests"] if not t["passed"]]
+            assert any(meta["feedback"] in feedback for feedback in failed), failed
