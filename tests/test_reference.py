@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from scratchcnn import conv, layers, pool
 
+from cnnkit.autograder.suites.common import expect_gradient, numerical_gradient
 from cnnkit.paths import KIT_ROOT
 
 SHAPES = [((2, 3, 7, 6), (4, 3, 3, 2)), ((3, 2, 9, 11), (2, 2, 2, 3)), ((1, 1, 5, 5), (1, 1, 1, 1))]
@@ -78,35 +79,17 @@ def test_col2im_is_the_adjoint_of_im2col(shapes, stride, padding):
                                np.sum(x * conv.col2im(u, x.shape, *w.shape[2:], stride, padding)))
 
 
-def numerical_gradient(f, x, dout, h=1e-6):
-    grad = np.zeros_like(x)
-    for index in np.ndindex(x.shape):
-        old = x[index]
-        x[index] = old + h
-        plus = np.sum(f() * dout)
-        x[index] = old - h
-        minus = np.sum(f() * dout)
-        x[index] = old
-        grad[index] = (plus - minus) / (2 * h)
-    return grad
-
-
-def relative_error(a, b):
-    return np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), 1e-12)
-
-
 @pytest.mark.parametrize("shapes, stride, padding", SETTINGS[::2])
 def test_conv2d_backward_matches_numerical_gradients(shapes, stride, padding):
     x, w, b = random_conv(4, *shapes, np.float64)
     out, cache = conv.conv2d_forward(x, w, b, stride, padding)
     dout = np.random.default_rng(5).standard_normal(out.shape)
-    grads = conv.conv2d_backward(dout, cache)
-
-    def forward():
-        return conv.conv2d_forward(x, w, b, stride, padding)[0]
-
-    for analytic, wrt in zip(grads, (x, w, b)):
-        assert relative_error(analytic, numerical_gradient(forward, wrt, dout)) < 1e-7
+    forwards = {"dx": lambda v: conv.conv2d_forward(v, w, b, stride, padding)[0],
+                "dw": lambda v: conv.conv2d_forward(x, v, b, stride, padding)[0],
+                "db": lambda v: conv.conv2d_forward(x, w, v, stride, padding)[0]}
+    for analytic, (name, forward), at in zip(conv.conv2d_backward(dout, cache), forwards.items(),
+                                             (x, w, b)):
+        expect_gradient(analytic, numerical_gradient(forward, at, dout), name)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
