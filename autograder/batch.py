@@ -13,15 +13,14 @@ import csv
 import hashlib
 import io
 import json
-import os
-import tempfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from tqdm import tqdm
 
+from ..files import write_atomic, write_json_atomic
 from ..phases import PHASES, phase
-from .grade import grade, unreadable, write_json
+from .grade import grade, unreadable
 
 
 def submissions(folder: Path) -> dict[str, Path]:
@@ -67,7 +66,7 @@ def grade_one(student: str, path: Path, results: Path, numbers: list[int],
         except Exception as err:  # the batch goes on; the reason is in the student's grade
             result = unreadable(path, numbers, f"grader error: {err!r}")
         result.update(student=student, submission_sha256=sha)
-        write_json(result_file, result)
+        write_json_atomic(result_file, result)
     return result
 
 
@@ -84,14 +83,6 @@ def csv_text(grades: dict[str, dict]) -> str:
     return out.getvalue()
 
 
-def write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.",
-                                     delete=False, newline="") as out:
-        out.write(text)
-    os.replace(out.name, path)
-
-
 def grade_all(folder: Path, csv_path: Path, results: Path, jobs: int = 2,
               numbers: list[int] | None = None, job_seconds: float = 120.0,
               progress: bool = True) -> dict[str, dict]:
@@ -104,7 +95,7 @@ def grade_all(folder: Path, csv_path: Path, results: Path, jobs: int = 2,
         for future in tqdm(as_completed(futures), total=len(futures), unit="submission",
                            disable=not progress):
             grades[futures[future]] = future.result()
-    write_text(csv_path, csv_text(grades))
+    write_atomic(csv_path, csv_text(grades))
     return grades
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -19,9 +18,10 @@ import zipfile
 from pathlib import Path
 
 from ..check import is_stubbed
-from .suite import WAITING
+from ..files import write_json_atomic
 from ..phases import PHASES, phase
 from .sandbox import sandbox_status
+from .suite import WAITING
 
 SUITES = Path(__file__).with_name("suites")
 MAX_ZIP_BYTES = 64 * 1024**2  # uncompressed size of a zipped submission
@@ -81,7 +81,8 @@ def run_suites(folder: Path, numbers: list[int], seed: int, job_seconds: float) 
         report.touch()
         command = [sys.executable, "-m", "pytest", "-c", str(SUITES / "pytest.ini"),
                    "--rootdir", str(SUITES), "-q", "--no-header", "-p", "no:randomly",
-                   *[str(suite) for n in numbers if (suite := SUITES / f"test_phase{n}.py").is_file()],
+                   *[str(SUITES / f"test_phase{n}.py") for n in numbers
+                     if (SUITES / f"test_phase{n}.py").is_file()],
                    "--submission", str(folder), "--grade-report", str(report),
                    "--grade-seed", str(seed), "--job-seconds", str(job_seconds)]
         try:
@@ -102,7 +103,9 @@ def phase_result(number: int, records: list[dict], folder: Path) -> dict:
                 "tests": []}
     total = sum(t["weight"] for t in tests)
     earned = sum(t["weight"] for t in tests if t["passed"])
-    if earned == total:
+    if any(t.get("grader_error") for t in tests):
+        status = "error"
+    elif earned == total:
         status = "passed"
     elif earned:
         status = "partial"
@@ -168,16 +171,6 @@ def gradescope_results(result: dict) -> dict:
     }
 
 
-def write_json(path: Path, data: dict) -> None:
-    """Write atomically: a crash mid-write never leaves a half file in place of a good one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.",
-                                     delete=False) as out:
-        json.dump(data, out, indent=1)
-        out.write("\n")
-    os.replace(out.name, path)
-
-
 STATUS_STYLE = {"passed": "green", "partial": "yellow", "not_started": "yellow",
                 "failed": "red", "error": "red", "timeout": "red"}
 
@@ -219,7 +212,7 @@ def run(args) -> int:
     result = grade(args.submission, numbers, args.job_seconds)
     print_report(result)
     if args.json:
-        write_json(args.json, result)
+        write_json_atomic(args.json, result)
     if args.gradescope:
-        write_json(args.gradescope, gradescope_results(result))
+        write_json_atomic(args.gradescope, gradescope_results(result))
     return 0

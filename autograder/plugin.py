@@ -73,6 +73,8 @@ def pytest_runtest_makereport(item, call):
         "weight": marker.args[0] if marker else 1,
         "passed": report.passed,
         "not_started": bool(excinfo and excinfo.errisinstance(NotStarted)),
+        # the grader itself failed (no MNIST, a bug): an "error" phase, never the student's fault
+        "grader_error": bool(excinfo and not excinfo.errisinstance(AssertionError)),
         "feedback": "" if report.passed else reason(excinfo),
     }
     if "student" in item.funcargs:

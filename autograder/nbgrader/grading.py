@@ -129,17 +129,3 @@ def grading_copy(submission: Path, source: Path, dest: Path) -> Path:
     if model.is_file() and not model.is_symlink():
         shutil.copyfile(model, dest / SUBMITTED_MODEL)
     return dest
-
-
-def write_json_atomic(path: Path, data: dict) -> None:
-    """Write `data` as JSON to `path` through a temporary file in the same folder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=1)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise

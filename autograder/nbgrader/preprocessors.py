@@ -20,11 +20,11 @@ from nbgrader.preprocessors import (AssignLatePenalties, Execute, NbGraderPrepro
                                    OverwriteCells)
 from traitlets import Float, List, Unicode
 
+from cnnkit.files import write_json_atomic
 from cnnkit.phases import PHASES
 
 from .course import check_source
-from .grading import (DEFAULT_TIMEOUT, GraderError, grade_submission, grading_copy,
-                      write_json_atomic)
+from .grading import DEFAULT_TIMEOUT, GraderError, grade_submission, grading_copy
 from .report import REPORT_KEY, phase_report, summary_comment
 
 RESULTS_DIRECTORY = "cnnkit_grades"  # in the course root: instructor-only, never copied to feedback

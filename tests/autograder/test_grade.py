@@ -66,6 +66,13 @@ def test_zip_slip_entries_are_not_extracted(tmp_path):
     assert not (tmp_path.parent / "escaped.txt").exists()
 
 
+def test_phase9_without_mnist_is_a_grader_error_not_a_student_failure(tmp_path, monkeypatch):
+    monkeypatch.setenv("CNNKIT_DATA", str(tmp_path / "no-mnist-here"))
+    phase9 = grade(KIT_ROOT / "solutions", [9])["phases"][0]
+    assert phase9["status"] == "error" and phase9["score"] == 0
+    assert "tell your instructor" in phase9["feedback"]
+
+
 @pytest.mark.parametrize("content", ["not a package", None])
 def test_submission_without_scratchcnn_is_an_error_with_a_reason(tmp_path, content):
     if content:

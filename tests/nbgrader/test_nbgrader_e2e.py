@@ -13,7 +13,6 @@ students also hand in the model.npz of one reference training run (Phase 9).
 from __future__ import annotations
 
 import csv
-import json
 import re
 import shutil
 import time

@@ -89,7 +89,7 @@ def test_grade_submission_reports_a_grader_that_writes_nothing(tmp_path):
         grade_submission(tmp_path, [sys.executable, "-c", "import sys; sys.exit(3)"])
 
 
-def test_real_grader_scores_the_stubs_not_started(tmp_path):
+def test_real_grader_scores_the_stubs_not_started(tmp_path, mnist_dir):
     result = grade_submission(write_release(tmp_path))
     assert [e["status"] for e in result["phases"]] == ["not_started"] * len(PHASES)
     assert json.dumps(result)  # plain JSON
