@@ -1,6 +1,7 @@
 """Wall time to 99% test accuracy of `cnnkit train` (the default recipe), seed by seed.
 
     .venv/bin/python benchmarks/time_to_99.py                 # seeds 0 1 2, MNIST from $CNNKIT_DATA
+    .venv/bin/python benchmarks/time_to_99.py --data ../shared/data/mnist
     .venv/bin/python benchmarks/time_to_99.py --seeds 0 1 2 3 4 --impl assignments
 
 Each seed is a separate `cnnkit train --no-baseline` process (so peak memory is per run). Prints,
@@ -19,6 +20,7 @@ from pathlib import Path
 
 
 def run_seed(seed: int, impl: str, extra: list[str], folder: Path) -> dict:
+    """One `cnnkit train --no-baseline` process for `seed`; its metrics plus the load average."""
     out = folder / f"seed{seed}"
     load_before = os.getloadavg()[0]
     subprocess.run([sys.executable, "-m", "cnnkit.cli", "train", "--impl", impl, "--seed", str(seed),
@@ -34,11 +36,15 @@ def main() -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--impl", default="solutions")
+    parser.add_argument("--data", type=Path, metavar="DIR",
+                        help="folder with the MNIST files (default: $CNNKIT_DATA, else the cache)")
     parser.add_argument("--json", type=Path, help="also write the per-seed results here")
     parser.add_argument("train_args", nargs=argparse.REMAINDER,
                         help="after --, more `cnnkit train` options (e.g. -- --epochs 2)")
     args = parser.parse_args()
     extra = [a for a in args.train_args if a != "--"]
+    if args.data is not None:
+        extra += ["--data", str(args.data.resolve())]
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         for seed in args.seeds:

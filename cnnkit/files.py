@@ -8,18 +8,22 @@ import tempfile
 from pathlib import Path
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write `text` to a temporary file beside `path`, then move it onto `path`."""
+def replace_atomically(path: Path, write) -> None:
+    """Call write(temporary path) beside `path`, then move the finished file onto `path`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w", newline="") as out:
-            out.write(text)
+        write(Path(tmp))
         os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    replace_atomically(path, lambda tmp: tmp.write_text(text, newline=""))
 
 
 def write_json_atomic(path: Path, data) -> None:

@@ -96,7 +96,8 @@ class DataParallel:
         return np.concatenate(self._run("forward", parts))
 
     def backward(self, dout):
-        """dL/dlogits (N, K) -> dL/dx; leaves the summed gradients in the model's layers."""
+        """dL/dlogits (N, K) -> dL/dx (None if the first layer skips it: `input_grad` in
+        cnnkit.train); leaves the summed gradients in the model's layers."""
         parts = [dout[a:b] for a, b in zip(self.bounds[:-1], self.bounds[1:])]
         dxs = self._run("backward", parts)
         used = self.replicas[:len(parts)]
@@ -106,4 +107,4 @@ class DataParallel:
                 for replica in used[1:]:
                     total = total + replica.layers[i].grads[name]
                 layer.grads[name] = total
-        return np.concatenate(dxs)
+        return None if any(dx is None for dx in dxs) else np.concatenate(dxs)

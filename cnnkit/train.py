@@ -29,8 +29,8 @@ import math
 import os
 import resource
 import sys
-import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -41,6 +41,7 @@ from rich.table import Table
 from tqdm import tqdm
 
 from .data import load_mnist, to_nchw_float
+from .files import replace_atomically
 from .parallel import DataParallel, blas_threads
 from .paths import resolve_impl
 
@@ -128,19 +129,6 @@ def build_layer(impl, spec: dict):
     return getattr(impl.layers, kind)(**args)
 
 
-def atomic_write(path: Path, write) -> None:
-    """Call write(temporary path) in path's folder, then move the result onto `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def save_model(path: Path, model, metadata: dict) -> None:
     """Write the model's parameters ("<layer>.<name>") and architecture JSON to `path` (.npz)."""
     architecture = {"format": FORMAT, "input_shape": list(INPUT_SHAPE),
@@ -152,7 +140,7 @@ def save_model(path: Path, model, metadata: dict) -> None:
         with open(tmp, "wb") as f:
             np.savez(f, **arrays)
 
-    atomic_write(path, write)
+    replace_atomically(path, write)
 
 
 def load_model(path: Path, impl):
@@ -208,6 +196,26 @@ def lr_at(recipe: Recipe, step: int, total_steps: int) -> float:
     return recipe.lr * 0.5 * (1 + math.cos(math.pi * step / total_steps))
 
 
+@contextmanager
+def no_input_grad(model):
+    """While training: the first layer's input is the images, whose gradient nothing uses.
+
+    A layer that offers it (the reference's Conv2D: `input_grad`, True by default) is told to
+    skip that work (a product and a col2im over the 28x28 images: half of the first
+    convolution's backward pass); other layers are left alone. Restored on exit. Enter it
+    before DataParallel, whose replicas copy the layers.
+    """
+    first = model.layers[0] if model.layers else None
+    if getattr(first, "input_grad", None) is not True:
+        yield
+        return
+    first.input_grad = False
+    try:
+        yield
+    finally:
+        first.input_grad = True
+
+
 def fit(impl, model, recipe: Recipe, data: dict, progress: bool = True,
         report=print, label: str = "") -> History:
     """Train `model` with `impl`'s train_epoch; evaluate on the test set after every epoch.
@@ -219,7 +227,7 @@ def fit(impl, model, recipe: Recipe, data: dict, progress: bool = True,
     shuffle = np.random.default_rng(recipe.seed)
     optimizer = impl.model.SGD(lr=lr_at(recipe, 0, total_steps), momentum=recipe.momentum)
     history = History()
-    with DataParallel(model, recipe.threads) as parallel, blas_threads(
+    with no_input_grad(model), DataParallel(model, recipe.threads) as parallel, blas_threads(
             1 if recipe.threads > 1 else None):
         for epoch in range(recipe.epochs):
             bar = tqdm(total=steps, desc=f"{label}epoch {epoch + 1}/{recipe.epochs}",
@@ -306,7 +314,7 @@ def figure(path: Path, draw) -> None:
     import matplotlib.pyplot as plt
 
     fig = draw(plt)
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
+    replace_atomically(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
     plt.close(fig)
 
 
@@ -555,7 +563,7 @@ def train_command(args) -> int:
                "files": {"model": str(out / "model.npz"),
                          **({"baseline": str(out / "baseline.npz")} if "dense" in models else {}),
                          **{k: str(v) for k, v in figures.items()}}}
-    atomic_write(out / "metrics.json",
+    replace_atomically(out / "metrics.json",
                  lambda tmp: tmp.write_text(json.dumps(metrics, indent=1) + "\n"))
     final = results[args.model]["test_accuracy"]
     console.print(f"\n[bold]{args.model}: {final:.2%} test accuracy[/bold] "
@@ -581,7 +589,7 @@ def evaluate_command(args) -> int:
     print(f"{args.model}: {num_parameters(model):,} parameters; test accuracy {accuracy:.2%} "
           f"(loss {loss:.4f}) on {len(data['x_test']):,} MNIST test images")
     if args.json:
-        atomic_write(args.json, lambda tmp: tmp.write_text(json.dumps(result, indent=1) + "\n"))
+        replace_atomically(args.json, lambda tmp: tmp.write_text(json.dumps(result, indent=1) + "\n"))
     return 0
 
 

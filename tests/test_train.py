@@ -15,7 +15,9 @@ from scratchcnn import conv, layers, pool
 from cnnkit.cli import main
 from cnnkit.data import load_digits_nchw
 from cnnkit.parallel import DataParallel
-from cnnkit.train import Recipe, build_model, fit, load_impl, load_model, save_model
+from cnnkit.train import (
+    Recipe, build_model, fit, load_impl, load_model, no_input_grad, save_model,
+)
 
 
 
@@ -88,6 +90,36 @@ def test_pool_layer_equals_contract_functions_with_ties(shape, size, stride, lay
     dx = layer.backward(dout)
     assert dx.dtype == np.float32
     np.testing.assert_array_equal(dx, pool.max_pool_backward(dout, cache))
+
+
+def test_conv_layer_can_skip_the_input_gradient():
+    rng = np.random.default_rng(2)
+    x = channels_last(rng.standard_normal((3, 2, 9, 8)))
+    full, first = (layers.Conv2D(2, 4, 3, 2, 1, rng=5, dtype=np.float64) for _ in range(2))
+    first.input_grad = False
+    dout = rng.standard_normal(full.forward(x).shape)
+    np.testing.assert_array_equal(first.forward(x), full.forward(x))
+    assert full.backward(dout).shape == x.shape
+    assert first.backward(dout) is None
+    for name in ("w", "b"):
+        np.testing.assert_array_equal(first.grads[name], full.grads[name])
+
+
+def test_training_skips_only_the_first_layers_input_gradient(impl):
+    model = impl.model.build_guide_cnn(rng=0)
+    x = np.random.default_rng(0).random((4, 1, 28, 28), dtype=np.float32)
+    _, dlogits = impl.layers.softmax_cross_entropy(model.forward(x), np.arange(4))
+    with no_input_grad(model), DataParallel(model, threads=2) as parallel:
+        assert [getattr(layer, "input_grad", None) for layer in parallel.replicas[1].layers
+                if isinstance(layer, impl.layers.Conv2D)] == [False, True]
+        parallel.forward(x)
+        assert parallel.backward(dlogits) is None
+        assert set(parallel.grads) == set(model.params)
+    model.forward(x)  # the data-parallel run left the model holding one shard's cache
+    assert model.layers[0].input_grad and model.backward(dlogits).shape == x.shape
+    dense = build_model(impl, "dense", 0)  # a first layer without the option: untouched
+    with no_input_grad(dense):
+        assert not hasattr(dense.layers[0], "input_grad")
 
 
 def test_data_parallel_matches_one_thread(impl):

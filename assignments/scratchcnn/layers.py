@@ -19,11 +19,15 @@ memory order, which NumPy runs several times faster:
   row is kw*C consecutive floats, so the copy moves long runs instead of Wo-long pieces (with
   few channels, as in the first layer, the transposed copy has the longer runs); one
   matrix product with the filters, reordered to (kh*kw*C, F), gives the output already in
-  (N, Ho, Wo, F) order. Backward: dw and dx by two products, dx folded back with one
-  vectorised add per kernel offset over C-long runs.
-- MaxPool2D (non-overlapping windows, the usual 2x2/2): the window offsets are strided views
-  of the (N, H, W, C) array whose innermost axis is C, so max, argmax and the gradient's
-  scatter are elementwise ops over C-long runs. Overlapping windows use the contract functions.
+  (N, Ho, Wo, F) order. A column of ones in cols and b as a row of the filter matrix put the
+  bias in that product (and db in backward's dw product): broadcast adds and sums over the
+  N*Ho*Wo rows cost more than the matmul's extra column. Backward: dw by one product; dx by one
+  product per kernel offset (a stacked matmul), then folded back with one vectorised add per
+  offset of a whole contiguous block. A first layer may skip dx (`input_grad`).
+- MaxPool2D (non-overlapping windows, the usual 2x2/2): each window offset is a strided view
+  of the (N, H, W, C) array whose innermost axis is C, so max, first argmax and the gradient's
+  scatter are a few elementwise ops per offset over C-long runs. Overlapping windows use the
+  contract functions.
 """
 
 import numpy as np
@@ -182,7 +186,13 @@ class Conv2D(Layer):
 
     params w (out_channels, in_channels, kh, kw) and b (out_channels,).
     kernel_size is an int or a (kh, kw) pair.
+
+    input_grad (default True): whether backward computes dL/dx. A trainer may set it to False on
+    the network's first layer, whose input is the data: nothing uses that gradient, so backward
+    may skip it and return None. (The reference's Conv2D does; computing dx anyway is fine too.)
     """
+
+    input_grad = True
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, rng=None,
                  dtype=np.float32):

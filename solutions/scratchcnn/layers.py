@@ -19,11 +19,15 @@ memory order, which NumPy runs several times faster:
   row is kw*C consecutive floats, so the copy moves long runs instead of Wo-long pieces (with
   few channels, as in the first layer, the transposed copy has the longer runs); one
   matrix product with the filters, reordered to (kh*kw*C, F), gives the output already in
-  (N, Ho, Wo, F) order. Backward: dw and dx by two products, dx folded back with one
-  vectorised add per kernel offset over C-long runs.
-- MaxPool2D (non-overlapping windows, the usual 2x2/2): the window offsets are strided views
-  of the (N, H, W, C) array whose innermost axis is C, so max, argmax and the gradient's
-  scatter are elementwise ops over C-long runs. Overlapping windows use the contract functions.
+  (N, Ho, Wo, F) order. A column of ones in cols and b as a row of the filter matrix put the
+  bias in that product (and db in backward's dw product): broadcast adds and sums over the
+  N*Ho*Wo rows cost more than the matmul's extra column. Backward: dw by one product; dx by one
+  product per kernel offset (a stacked matmul), then folded back with one vectorised add per
+  offset of a whole contiguous block. A first layer may skip dx (`input_grad`).
+- MaxPool2D (non-overlapping windows, the usual 2x2/2): each window offset is a strided view
+  of the (N, H, W, C) array whose innermost axis is C, so max, first argmax and the gradient's
+  scatter are a few elementwise ops per offset over C-long runs. Overlapping windows use the
+  contract functions.
 """
 
 import numpy as np
@@ -76,7 +80,8 @@ def dense_forward(x, w, b):
                          f"(got w shape {w.shape}, x shape {x.shape})")
     check_shape("b", b, (w.shape[1],))
     ### BEGIN SOLUTION
-    return x @ w.astype(x.dtype) + b.astype(x.dtype), (x, w)
+    # astype(copy=False): no copy of w per call when the dtypes already agree (the usual case)
+    return x @ w.astype(x.dtype, copy=False) + b.astype(x.dtype, copy=False), (x, w)
     ### END SOLUTION
 
 
@@ -90,8 +95,9 @@ def dense_backward(dout, cache):
     """
     ### BEGIN SOLUTION
     x, w = cache
-    dx = dout @ w.T.astype(dout.dtype)
-    return dx, (x.T @ dout).astype(w.dtype), dout.sum(axis=0).astype(w.dtype)
+    dx = dout @ w.T.astype(dout.dtype, copy=False)
+    return (dx, (x.T @ dout).astype(w.dtype, copy=False),
+            dout.sum(axis=0).astype(w.dtype, copy=False))
     ### END SOLUTION
 
 
@@ -205,7 +211,13 @@ class Conv2D(Layer):
 
     params w (out_channels, in_channels, kh, kw) and b (out_channels,).
     kernel_size is an int or a (kh, kw) pair.
+
+    input_grad (default True): whether backward computes dL/dx. A trainer may set it to False on
+    the network's first layer, whose input is the data: nothing uses that gradient, so backward
+    may skip it and return None. (The reference's Conv2D does; computing dx anyway is fine too.)
     """
+
+    input_grad = True
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, rng=None,
                  dtype=np.float32):
@@ -237,14 +249,24 @@ class Conv2D(Layer):
             else x.transpose(0, 2, 3, 1)  # (N, H, W, C), a view when x is channels-last
         windows = sliding_window_view(xh, (kh, kw), axis=(1, 2))[:, ::s, ::s]  # (N,Ho,Wo,C,kh,kw)
         Ho, Wo = windows.shape[1:3]
-        if kw * C >= Wo:  # rows (N*Ho*Wo, kh*kw*C): copies runs of kw*C consecutive numbers
-            cols = windows.transpose(0, 1, 2, 4, 5, 3).reshape(N * Ho * Wo, kh * kw * C)
+        K = kh * kw * C
+        # The bias trick: cols gets a last column of ones and the weight matrix b as its last
+        # row, so the product adds the bias (a separate broadcast add over the output is slower)
+        # and backward's product with the same cols yields db with dw.
+        if kw * C >= Wo:  # rows (N*Ho*Wo, K+1): the copy moves runs of kw*C consecutive numbers
+            cols = np.empty((N * Ho * Wo, K + 1), dtype=x.dtype)
+            # Splitting the contiguous last axis of cols[:, :K] is always a view: no 2nd copy.
+            cols[:, :K].reshape(N, Ho, Wo, kh, kw, C)[...] = windows.transpose(0, 1, 2, 4, 5, 3)
+            cols[:, K] = 1
         else:  # few channels (the first layer): copy runs along output rows, use the transpose
-            cols = windows.transpose(4, 5, 3, 0, 1, 2).reshape(kh * kw * C, N * Ho * Wo).T
-        w_mat = w.transpose(2, 3, 1, 0).reshape(kh * kw * C, F).astype(x.dtype)
+            cols_t = np.empty((K + 1, N * Ho * Wo), dtype=x.dtype)
+            cols_t[:K].reshape(kh, kw, C, N, Ho, Wo)[...] = windows.transpose(4, 5, 3, 0, 1, 2)
+            cols_t[K] = 1
+            cols = cols_t.T
+        w_mat = np.concatenate([w.transpose(2, 3, 1, 0).reshape(K, F), b[None]]).astype(
+            x.dtype, copy=False)  # (K+1, F)
         out = cols @ w_mat  # (N*Ho*Wo, F)
-        out += b.astype(x.dtype)
-        self.cache = (xh.shape, cols, w_mat)
+        self.cache = (xh.shape, cols)
         return out.reshape(N, Ho, Wo, F).transpose(0, 3, 1, 2)
         ### END SOLUTION
 
@@ -252,7 +274,7 @@ class Conv2D(Layer):
         """Phase 8: conv2d_backward; store dL/dw, dL/db in self.grads; return dL/dx."""
         ### BEGIN SOLUTION
         # Same result as conv2d_backward, in channels-last order (see forward).
-        padded_shape, cols, w_mat = self.cache
+        padded_shape, cols = self.cache
         w = self.params["w"]
         F, C, kh, kw = w.shape
         N, Hp, Wp, _ = padded_shape
@@ -261,14 +283,21 @@ class Conv2D(Layer):
         Ho, Wo = (Hp - kh) // s + 1, (Wp - kw) // s + 1
         check_shape("dout", dout, (N, F, Ho, Wo))
         dout_rows = np.ascontiguousarray(dout.transpose(0, 2, 3, 1)).reshape(N * Ho * Wo, F)
-        self.grads["b"] = dout_rows.sum(axis=0).astype(w.dtype)
-        dw = (cols.T @ dout_rows).reshape(kh, kw, C, F)
-        self.grads["w"] = np.ascontiguousarray(dw.transpose(3, 2, 0, 1), dtype=w.dtype)
-        dcols = (dout_rows @ w_mat.T.astype(dout.dtype)).reshape(N, Ho, Wo, kh, kw, C)
+        dw_db = dout_rows.T @ cols  # (F, K+1): the column of ones gives db (see forward)
+        K = kh * kw * C
+        self.grads["w"] = np.ascontiguousarray(
+            dw_db[:, :K].reshape(F, kh, kw, C).transpose(0, 3, 1, 2), dtype=w.dtype)
+        self.grads["b"] = dw_db[:, K].astype(w.dtype)
+        if not self.input_grad:
+            return None
+        # One (N*Ho*Wo, C) block of dcols per kernel offset (a stack of products): col2im then
+        # adds whole contiguous blocks, where slicing one product's columns would add C-long runs.
+        w_offsets = w.transpose(2, 3, 0, 1).reshape(kh * kw, F, C).astype(dout.dtype, copy=False)
+        dcols = np.matmul(dout_rows, w_offsets).reshape(kh, kw, N, Ho, Wo, C)
         dx = np.zeros((N, Hp, Wp, C), dtype=dout.dtype)
         for i in range(kh):  # col2im: one add per kernel offset, windows overlap only across them
             for j in range(kw):
-                dx[:, i:i + s * Ho:s, j:j + s * Wo:s] += dcols[:, :, :, i, j]
+                dx[:, i:i + s * Ho:s, j:j + s * Wo:s] += dcols[i, j]
         return dx[:, p:Hp - p, p:Wp - p].transpose(0, 3, 1, 2)
         ### END SOLUTION
 
@@ -293,14 +322,26 @@ class MaxPool2D(Layer):
             return out
         # Same result as max_pool_forward, in channels-last order (see the module docstring).
         check_float_array("x", x, 4, "(N, C, H, W)")
-        size, k = self.size, self.size * self.size
-        windows = sliding_window_view(x.transpose(0, 2, 3, 1), (size, size), axis=(1, 2))
-        windows = windows[:, ::self.stride, ::self.stride]  # (N, Ho, Wo, C, size, size)
-        by_offset = windows.transpose(4, 5, 0, 1, 2, 3).reshape(k, *windows.shape[:4])
-        out = by_offset.max(axis=0)  # (N, Ho, Wo, C)
-        priority = np.arange(k, 0, -1, dtype=np.min_scalar_type(k)).reshape(k, 1, 1, 1, 1)
-        first = k - ((by_offset == out) * priority).max(axis=0)  # as in max_pool_forward
-        self.cache = (x.shape, first)
+        x_shape, x = x.shape, x.transpose(0, 2, 3, 1)  # (N, H, W, C)
+        size, s = self.size, self.stride
+        Ho, Wo = (x.shape[1] - size) // s + 1, (x.shape[2] - size) // s + 1
+        # Offset (i, j) of every window at once, row-major: x[:, rows, cols] is a strided view
+        # (N, Ho, Wo, C) whose innermost axis is C, so each op below runs over C-long runs.
+        offsets = [(slice(i, i + s * Ho, s), slice(j, j + s * Wo, s))
+                   for i in range(size) for j in range(size)]
+        out = x[:, offsets[0][0], offsets[0][1]].copy()  # (N, Ho, Wo, C)
+        for rows, cols in offsets[1:]:
+            np.maximum(out, x[:, rows, cols], out=out)
+        # The first maximum in row-major order, as in max_pool_forward: offset o has priority
+        # k - o; keep the highest priority among the offsets that hold the maximum. (Masked
+        # writes, np.copyto(where=) or first[mask] = o, branch per element and are 10x slower.)
+        k = len(offsets)
+        priority = np.zeros(out.shape, dtype=np.min_scalar_type(k))
+        for o, (rows, cols) in enumerate(offsets):
+            np.maximum(priority, (x[:, rows, cols] == out) * priority.dtype.type(k - o),
+                       out=priority)
+        first = k - priority
+        self.cache = (x_shape, first, offsets)
         return out.transpose(0, 3, 1, 2)
         ### END SOLUTION
 
@@ -309,16 +350,13 @@ class MaxPool2D(Layer):
         ### BEGIN SOLUTION
         if self.stride < self.size:
             return max_pool_backward(dout, self.cache)
-        x_shape, first = self.cache  # first: (N, Ho, Wo, C) offset of each window's maximum
+        x_shape, first, offsets = self.cache  # first: (N, Ho, Wo, C), as in max_pool_forward
         N, C, H, W = x_shape
         check_float_array("dout", dout, 4, "(N, C, Ho, Wo)")
         check_shape("dout", dout, (N, C, *first.shape[1:3]))
-        size, k = self.size, self.size * self.size
         dx = np.zeros((N, H, W, C), dtype=dout.dtype)
-        windows = sliding_window_view(dx, (size, size), axis=(1, 2), writeable=True)
-        windows = windows[:, ::self.stride, ::self.stride].transpose(4, 5, 0, 1, 2, 3)
-        offsets = np.arange(k, dtype=first.dtype).reshape(k, 1, 1, 1, 1)
-        is_first = (first == offsets).reshape(windows.shape)  # (size, size, N, Ho, Wo, C)
-        np.multiply(is_first, dout.transpose(0, 2, 3, 1), out=windows)
+        dout = dout.transpose(0, 2, 3, 1)
+        for o, (rows, cols) in enumerate(offsets):  # windows don't overlap: write, not add
+            np.multiply(dout, first == o, out=dx[:, rows, cols])
         return dx.transpose(0, 3, 1, 2)
         ### END SOLUTION
