@@ -1,7 +1,7 @@
 """Wall time to 99% test accuracy of `cnnkit train` (the default recipe), seed by seed.
 
     .venv/bin/python benchmarks/time_to_99.py                 # seeds 0 1 2, MNIST from $CNNKIT_DATA
-    .venv/bin/python benchmarks/time_to_99.py --data ../shared/data/mnist
+    .venv/bin/python benchmarks/time_to_99.py --data DIR      # or MNIST from a folder
     .venv/bin/python benchmarks/time_to_99.py --seeds 0 1 2 3 4 --impl assignments
 
 Each seed is a separate `cnnkit train --no-baseline` process (so peak memory is per run). Prints,
