@@ -41,7 +41,7 @@ from rich.table import Table
 from tqdm import tqdm
 
 from .data import load_mnist, to_nchw_float
-from .files import replace_atomically
+from .files import replace_atomically, write_json_atomic
 from .parallel import DataParallel, blas_threads
 from .paths import resolve_impl
 
@@ -314,7 +314,8 @@ def figure(path: Path, draw) -> None:
     import matplotlib.pyplot as plt
 
     fig = draw(plt)
-    replace_atomically(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
+    replace_atomically(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110,
+                                                     bbox_inches="tight"))
     plt.close(fig)
 
 
@@ -468,9 +469,7 @@ def run_evaluate(args) -> int:
         return unfinished("evaluate", err)
 
 
-def train_command(args) -> int:
-    console = Console()
-    impl = load_impl(args.impl)
+def recipe_from(args) -> Recipe:
     recipe = Recipe(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                     momentum=args.momentum, schedule=args.schedule, seed=args.seed,
                     threads=args.threads)
@@ -480,9 +479,10 @@ def train_command(args) -> int:
                              f"(got {getattr(recipe, name)})")
     if not recipe.lr > 0:
         raise ValueError(f"--lr must be > 0 (got {recipe.lr})")
-    out = args.out or Path("runs") / f"{args.model}-seed{args.seed}"
-    data = load_data(args.data, args.limit)
+    return recipe
 
+
+def config_table(impl, data: dict, recipe: Recipe, out: Path) -> Table:
     config = Table(title="data and recipe", title_justify="left", show_header=False)
     for key, value in [
             ("implementation", str(impl.folder / "scratchcnn")),
@@ -496,25 +496,29 @@ def train_command(args) -> int:
                         f"1 BLAS thread each)" if recipe.threads > 1 else "1 (BLAS default)"),
             ("output", str(out))]:
         config.add_row(key, value)
-    console.print(config)
+    return config
 
-    model, history = train_and_report(impl, args.model, recipe, data, console, not args.quiet)
-    results = {args.model: result_row(args.model, model, history)}
-    save_model(out / "model.npz", model, {"kind": args.model, "recipe": asdict(recipe),
-                                          "test_accuracy": history.epochs[-1]["test_accuracy"]})
-    histories = {args.model: history}
-    models = {args.model: model}
-    if args.baseline and args.model == "cnn":
-        console.print("\nbaseline: a dense network trained with the same recipe")
-        dense, dense_history = train_and_report(impl, "dense", recipe, data, console,
-                                                not args.quiet)
-        results["dense"] = result_row("dense", dense, dense_history)
-        save_model(out / "baseline.npz", dense,
-                   {"kind": "dense", "recipe": asdict(recipe),
-                    "test_accuracy": results["dense"]["test_accuracy"]})
-        histories["dense"] = dense_history
-        models["dense"] = dense
 
+def train_and_save(impl, kinds: list[str], recipe: Recipe, data: dict, out: Path,
+                   console: Console, progress: bool) -> tuple[dict, dict, dict]:
+    """Train each model kind (the first is the main model, a second one the baseline), save it.
+
+    Returns models, histories and result rows, keyed by kind.
+    """
+    models, histories, results = {}, {}, {}
+    for i, kind in enumerate(kinds):
+        if i:
+            console.print(f"\nbaseline: a {kind} network trained with the same recipe")
+        models[kind], histories[kind] = train_and_report(impl, kind, recipe, data, console,
+                                                         progress)
+        results[kind] = result_row(kind, models[kind], histories[kind])
+        save_model(out / ("baseline.npz" if i else "model.npz"), models[kind],
+                   {"kind": kind, "recipe": asdict(recipe),
+                    "test_accuracy": results[kind]["test_accuracy"]})
+    return models, histories, results
+
+
+def results_table(results: dict) -> Table:
     comparison = Table(title="results", title_justify="left")
     for column in ("model", "parameters", "test accuracy", "test loss", "training time",
                    "per epoch", "time to 99%"):
@@ -525,37 +529,60 @@ def train_command(args) -> int:
                            f"{r['seconds_per_epoch']:.1f} s",
                            "-" if r["seconds_to_99"] is None
                            else f"{r['seconds_to_99']:.1f} s (epoch {r['epoch_to_99']})")
-    console.print(comparison)
+    return comparison
 
-    n = min(SHIFT_IMAGES, len(data["x_test"]))
-    study = shift_study(models, data["x_test"][:n], data["y_test"][:n], recipe.threads)
-    shifts = Table(title=f"translation: accuracy on {n} test digits shifted right",
+
+def shift_tables(study: dict, images: int) -> tuple[Table, Table]:
+    """Accuracy per shift, and a few shifted digits' predictions, per model."""
+    shifts = Table(title=f"translation: accuracy on {images} test digits shifted right",
                    title_justify="left")
     shifts.add_column("model")
     for pixels in SHIFTS:
         shifts.add_column(f"+{pixels}px", justify="right")
     for name, accuracy in study["accuracy"].items():
         shifts.add_row(name, *[f"{a:.1%}" for a in accuracy])
-    console.print(shifts)
     examples = Table(title="the same test digits shifted: prediction (confidence)",
                      title_justify="left")
     for column in ("digit", "label", "model", *(f"+{pixels}px" for pixels in SHIFTS)):
         examples.add_column(column, justify="left" if column == "model" else "right")
-    for i in range(min(EXAMPLES, n)):
-        for name in models:
+    for i in range(min(EXAMPLES, images)):
+        for name, by_shift in study["examples"].items():
             cells = []
             for j in range(len(SHIFTS)):
-                label, confidence = study["examples"][name][j][i]
+                label, confidence = by_shift[j][i]
                 wrong = "" if label == study["labels"][i] else " ✗"
                 cells.append(f"{label} ({confidence:.0%}){wrong}")
             examples.add_row(f"#{i}", str(study["labels"][i]), name, *cells)
-    console.print(examples)
+    return shifts, examples
 
+
+def write_figures(out: Path, histories: dict, study: dict, x_test: np.ndarray, model) -> dict:
     figures = {"curves": out / "curves.png", "shift": out / "shift.png"}
     plot_curves(figures["curves"], histories)
-    plot_shifts(figures["shift"], study, data["x_test"])
+    plot_shifts(figures["shift"], study, x_test)
     if plot_filters(out / "filters.png", model):
         figures["filters"] = out / "filters.png"
+    return figures
+
+
+def train_command(args) -> int:
+    console = Console()
+    impl = load_impl(args.impl)
+    recipe = recipe_from(args)
+    out = args.out or Path("runs") / f"{args.model}-seed{args.seed}"
+    data = load_data(args.data, args.limit)
+    console.print(config_table(impl, data, recipe, out))
+
+    kinds = [args.model, "dense"] if args.baseline and args.model == "cnn" else [args.model]
+    models, histories, results = train_and_save(impl, kinds, recipe, data, out, console,
+                                                not args.quiet)
+    console.print(results_table(results))
+    n = min(SHIFT_IMAGES, len(data["x_test"]))
+    study = shift_study(models, data["x_test"][:n], data["y_test"][:n], recipe.threads)
+    for table in shift_tables(study, n):
+        console.print(table)
+
+    figures = write_figures(out, histories, study, data["x_test"], models[args.model])
     metrics = {"implementation": str(impl.folder), "data": data["folder"],
                "train_images": len(data["x_train"]), "test_images": len(data["x_test"]),
                "recipe": asdict(recipe), "results": results, "shift": study,
@@ -563,8 +590,7 @@ def train_command(args) -> int:
                "files": {"model": str(out / "model.npz"),
                          **({"baseline": str(out / "baseline.npz")} if "dense" in models else {}),
                          **{k: str(v) for k, v in figures.items()}}}
-    replace_atomically(out / "metrics.json",
-                 lambda tmp: tmp.write_text(json.dumps(metrics, indent=1) + "\n"))
+    write_json_atomic(out / "metrics.json", metrics)
     final = results[args.model]["test_accuracy"]
     console.print(f"\n[bold]{args.model}: {final:.2%} test accuracy[/bold] "
                   f"({'reached' if final >= TARGET else 'below'} the {TARGET:.0%} target); "
@@ -589,7 +615,7 @@ def evaluate_command(args) -> int:
     print(f"{args.model}: {num_parameters(model):,} parameters; test accuracy {accuracy:.2%} "
           f"(loss {loss:.4f}) on {len(data['x_test']):,} MNIST test images")
     if args.json:
-        replace_atomically(args.json, lambda tmp: tmp.write_text(json.dumps(result, indent=1) + "\n"))
+        write_json_atomic(args.json, result)
     return 0
 
 
