@@ -374,7 +374,7 @@ def plot_shifts(path: Path, study: dict, x: np.ndarray) -> None:
         ax = fig.add_subplot(grid[:2, :])
         for name in names:
             ax.plot(SHIFTS, [100 * a for a in study["accuracy"][name]], marker="o", label=name)
-        ax.set(xlabel="shift to the right (pixels)", ylabel="test accuracy (%)",
+        ax.set(xticks=SHIFTS, xlabel="shift to the right (pixels)", ylabel="test accuracy (%)",
                title=f"accuracy on {study['images']} test digits shifted right")
         ax.legend()
         ax.grid(alpha=0.3)
