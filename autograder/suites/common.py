@@ -168,6 +168,16 @@ def pool_cases(rng, dtype=np.float64):
             for shape, size, stride in settings]
 
 
+def pool_forward_mistakes(case):
+    """Known wrong max-pool forwards on this case (windows placed by the wrong step)."""
+    x = case.x.astype(np.float64)
+    if case.stride == case.size:
+        return []
+    windows = np.lib.stride_tricks.sliding_window_view(x, (case.size, case.size), axis=(2, 3))
+    return [Mistake("windows step by the window size, not by the stride (stride is ignored)",
+                    windows[:, :, ::case.size, ::case.size].max(axis=(4, 5)))]
+
+
 def pool_backward_mistakes(case, dout):
     """Known wrong routings of the max-pool gradient on this case."""
     x = case.x.astype(np.float64)

@@ -3,7 +3,7 @@
 import numpy as np
 
 from cnnkit.autograder.suite import expect_close, expect_unmodified, points
-from cnnkit.autograder.suites.common import pool_cases, ref
+from cnnkit.autograder.suites.common import pool_cases, pool_forward_mistakes, ref
 
 PHASE = 4
 PATCHES = ()
@@ -33,7 +33,7 @@ def check(student, kind, select):
         if select(case):
             expected, _ = ref.pool.max_pool_forward(case.x, **case.kwargs)
             expect_close(student(f"{kind}-{i}", "0"), expected, f"max_pool_forward({case}) out",
-                         atol=0, rtol=0, dtype=case.x.dtype)
+                         atol=0, rtol=0, dtype=case.x.dtype, mistakes=pool_forward_mistakes(case))
 
 
 @points(2)

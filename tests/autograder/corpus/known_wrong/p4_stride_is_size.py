@@ -3,7 +3,8 @@
 from .pool import max_pool_forward as pool_with_stride
 
 # dependent: its cache is for other windows than dout's, so the backward refuses dout
-ENTRY = {"phase": 4, "file": "pool.py", "place": "max_pool_forward(", "diagnosis": None,
+ENTRY = {"phase": 4, "file": "pool.py", "place": "max_pool_forward(",
+         "diagnosis": "windows step by the window size, not by the stride",
          "dependent": (5,)}
 
 
