@@ -8,15 +8,12 @@ Backward functions run each implementation's own forward first, for its own cach
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 
-from .paths import KIT_ROOT, resolve_impl
+from .paths import KIT_ROOT, import_scratchcnn, resolve_impl
 
 MODULES = ("conv", "pool", "layers", "model")
 CONV_SHAPES = [  # (x shape, w shape, stride, padding)
@@ -112,23 +109,6 @@ FUNCTIONS = {
 }
 
 
-def load_scratchcnn(folder: Path, alias: str) -> SimpleNamespace:
-    """Import folder/scratchcnn under the name `alias`, so two implementations live side by side.
-
-    The reference uses relative imports only, so it works under any name; a student's package is
-    loaded under its own name, "scratchcnn", in case it imports itself absolutely.
-    """
-    for name in [n for n in sys.modules if n == alias or n.startswith(alias + ".")]:
-        del sys.modules[name]  # a package already imported under that name must not be reused
-    spec = importlib.util.spec_from_file_location(
-        alias, folder / "scratchcnn" / "__init__.py",
-        submodule_search_locations=[str(folder / "scratchcnn")])
-    package = importlib.util.module_from_spec(spec)
-    sys.modules[alias] = package
-    spec.loader.exec_module(package)
-    return SimpleNamespace(**{m: importlib.import_module(f"{alias}.{m}") for m in MODULES})
-
-
 def first_difference(got, expected, rtol=1e-5, atol=1e-7) -> str | None:
     """None if `got` matches `expected`, else one plain line saying where it first differs."""
     got_parts = got if isinstance(got, tuple) else (got,)
@@ -151,8 +131,8 @@ def first_difference(got, expected, rtol=1e-5, atol=1e-7) -> str | None:
 def compare(function: str, impl: Path, seed: int = 0) -> list[tuple[str, str | None]]:
     """(case description, difference or None) for each case of `function`."""
     cases, call = FUNCTIONS[function]
-    reference = load_scratchcnn(KIT_ROOT / "solutions", "_cnnkit_reference")
-    yours = load_scratchcnn(impl, "scratchcnn")
+    reference = import_scratchcnn(KIT_ROOT / "solutions", MODULES, "_cnnkit_reference")
+    yours = import_scratchcnn(impl, MODULES)
     results = []
     for description, case in cases(np.random.default_rng(seed)):
         expected = call(reference, case)

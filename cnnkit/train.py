@@ -23,7 +23,6 @@ all steps, batch 64, 3 epochs; each batch is split over the CPU cores (cnnkit.pa
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import math
 import os
@@ -43,7 +42,7 @@ from tqdm import tqdm
 from .data import load_mnist, to_nchw_float
 from .files import replace_atomically, write_json_atomic
 from .parallel import DataParallel, blas_threads
-from .paths import resolve_impl
+from .paths import import_scratchcnn, resolve_impl
 
 INPUT_SHAPE = (1, 28, 28)
 NUM_CLASSES = 10
@@ -63,21 +62,8 @@ FORMAT = "cnnkit-model-1"
 
 
 def load_impl(spec: str | os.PathLike) -> SimpleNamespace:
-    """Import the `scratchcnn` package of `spec` ("solutions", "assignments" or a folder).
-
-    Its folder goes first on sys.path; a different scratchcnn imported earlier is forgotten
-    first, so one process can train several implementations one after the other.
-    """
-    folder = resolve_impl(spec)
-    loaded = sys.modules.get("scratchcnn")
-    if loaded is not None and Path(loaded.__file__).resolve().parent.parent != folder:
-        for name in [n for n in sys.modules if n == "scratchcnn" or n.startswith("scratchcnn.")]:
-            del sys.modules[name]
-    sys.path.insert(0, str(folder))
-    importlib.invalidate_caches()
-    modules = {name: importlib.import_module(f"scratchcnn.{name}")
-               for name in ("layers", "model", "train")}
-    return SimpleNamespace(folder=folder, **modules)
+    """The `scratchcnn` of `spec` ("solutions", "assignments" or a folder): layers, model, train."""
+    return import_scratchcnn(resolve_impl(spec), ("layers", "model", "train"))
 
 
 def build_model(impl, kind: str, seed: int):

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cnnkit.compare import load_scratchcnn
-from cnnkit.paths import KIT_ROOT
+from cnnkit.paths import KIT_ROOT, import_scratchcnn
 from cnnkit.autograder.suite import Mistake, float_bound
 
-ref = load_scratchcnn(KIT_ROOT / "solutions", "_cnnkit_reference")
+ref = import_scratchcnn(KIT_ROOT / "solutions", ("conv", "pool", "layers", "model"),
+                       "_cnnkit_reference")
 
 # The guide's 2x2-filter trace on the 4x4 input 1..16 (worked by hand in the public tests).
 TRACE_X = np.arange(1.0, 17.0).reshape(1, 1, 4, 4)
