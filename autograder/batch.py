@@ -18,6 +18,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from .. import config
 from ..files import write_atomic, write_json_atomic
 from ..phases import PHASES, phase
 from .grade import grade, unreadable
@@ -50,7 +51,7 @@ def cached(result_file: Path, sha: str, numbers: list[int]) -> dict | None:
         result = json.loads(result_file.read_text())
     except (OSError, ValueError):
         return None
-    same = (result.get("submission_sha256") == sha
+    same = (result.get("submission_sha256") == sha and "bonus_max" in result  # today's schema
             and [p["phase"] for p in result.get("phases", [])] == numbers)
     return result if same else None
 
@@ -70,16 +71,16 @@ def grade_one(student: str, path: Path, results: Path, numbers: list[int],
     return result
 
 
-def csv_text(grades: dict[str, dict]) -> str:
-    """One row per student, one column per phase, the total."""
-    columns = [f"phase{p.number}_{p.name}" for p in PHASES]
+def csv_text(grades: dict[str, dict], numbers: list[int]) -> str:
+    """One row per student, one column per graded phase, the total (bonus included)."""
+    columns = [f"phase{n}_{phase(n).name}" for n in numbers]
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["student", *columns, "total", "max_total"])
+    writer.writerow(["student", *columns, "total", "max_total", "bonus_max"])
     for student, result in sorted(grades.items()):
         scores = {p["phase"]: p["score"] for p in result["phases"]}
-        writer.writerow([student, *(scores.get(p.number, "") for p in PHASES),
-                         result["total"], result["max_total"]])
+        writer.writerow([student, *(scores.get(n, "") for n in numbers),
+                         result["total"], result["max_total"], result["bonus_max"]])
     return out.getvalue()
 
 
@@ -95,7 +96,7 @@ def grade_all(folder: Path, csv_path: Path, results: Path, jobs: int = 2,
         for future in tqdm(as_completed(futures), total=len(futures), unit="submission",
                            disable=not progress):
             grades[futures[future]] = future.result()
-    write_atomic(csv_path, csv_text(grades))
+    write_atomic(csv_path, csv_text(grades, numbers))
     return grades
 
 
@@ -106,7 +107,9 @@ def register(subparsers) -> None:
     parser.add_argument("--results", type=Path,
                         help="per-student JSON grades (default: a 'grades' folder beside --csv)")
     parser.add_argument("--jobs", type=int, default=2, help="submissions graded at once")
-    parser.add_argument("--phases", help="comma-separated phase numbers (default: all)")
+    parser.add_argument("--phases", help="comma-separated phase numbers "
+                        "(default: the configuration's; every phase, bonus included)")
+    config.add_arguments(parser)
     parser.add_argument("--job-seconds", type=float, default=120.0,
                         help="wall-clock limit of one phase's sandboxed run")
     parser.set_defaults(func=run)
@@ -114,8 +117,8 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     results = args.results or args.csv.parent / "grades"
-    numbers = [phase(int(n)).number for n in args.phases.split(",")] if args.phases else None
-    grades = grade_all(args.folder, args.csv, results, args.jobs, numbers, args.job_seconds)
+    grades = grade_all(args.folder, args.csv, results, args.jobs, config.graded_numbers(args),
+                       args.job_seconds)
     errors = [s for s, g in grades.items() if any(p["status"] == "error" for p in g["phases"])]
     print(f"graded {len(grades)} submissions -> {args.csv} (per-student JSON in {results})")
     if errors:

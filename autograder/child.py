@@ -35,9 +35,16 @@ A CALL is one of (``id`` is the parent's name for it; ``module.attr`` names are 
 - ``"recipe": "layer"``: ``{"class": "layers.Conv2D", "init": {...}, "params": {"w": ARRAY, ...},
   "forward": ARRAY, "backward": ARRAY}``: builds ``cls(**init)``, overwrites ``layer.params[k]``,
   runs forward (and backward if given). Outputs ``"out"``, ``"dx"``, ``"grads.<k>"``.
+  A param ``"a.k"`` of a block (a layer whose ``layers`` dict holds an inner layer ``a``, whose
+  params it reads) is set as ``layer.layers[a].params[k]``. Optional: ``"buffers": {k: ARRAY}``
+  overwrites ``layer.buffers[k]``; ``"training": false`` sets ``layer.training`` before forward;
+  ``"forward": [ARRAY, ...]`` runs forward once per array, outputs ``"out.0"``, ``"out.1"``...
+  (backward follows the last). The layer's ``buffers`` after the forwards are outputs
+  ``"buffers.<k>"``.
 - ``"recipe": "model"``: ``{"class": "model.CNN", "layers": [{"class", "init"}, ...],
   "params": {"0.w": ARRAY, ...}, "forward", "backward"}``: builds ``CNN([layers])``; param
-  ``"i.k"`` is set as ``layers[i].params[k]``. Outputs as for a layer, grads keyed ``"0.w"``...
+  ``"i.k"`` is set as ``layers[i].params[k]`` (``"i.a.k"`` in a block as above). Outputs as
+  for a layer, keyed ``"0.w"``...
 - ``"recipe": "train"``: ``{"model": {"class", "layers", "params"} (as for "model"),
   "optimizer": {"class", "init"}, "function": "train.train_epoch", "x": ARRAY, "y": ARRAY,
   "kwargs": {...}, "epochs": n}``: ``function(model, optimizer, x, y, rng=epoch, **kwargs)`` once
@@ -62,8 +69,9 @@ soon as the call ends, so that a crash later leaves them readable:
   "outputs": [names in j order], "output_errors": {name: message}, "error_type", "message",
   "traceback"}``. The traceback shows only frames from the student's files. A call that fails
   part-way keeps the outputs it produced before failing (forward, when backward raises).
-  An output that is not a plain number or numeric ndarray (a dict, a string, an object array) is
-  recorded in ``output_errors`` as a TypeError; an ndarray subclass is converted to a base ndarray.
+  An output that is not a plain number, a list of numbers or a numeric ndarray (a dict, a string,
+  an object array) is recorded in ``output_errors`` as a TypeError; an ndarray subclass is
+  converted to a base ndarray.
 """
 
 import argparse
@@ -116,11 +124,13 @@ class Writer:
         self._atomic(f"started-{index}", lambda handle: None)
 
     def plain(self, value):
-        """A base-class numeric ndarray copy of `value` (an ndarray, NumPy scalar or number).
-        Subclasses are dropped, so a subclass that fakes == never reaches the parent."""
+        """A base-class numeric ndarray copy of `value` (an ndarray, NumPy scalar, number or
+        list of numbers). Subclasses are dropped, so a subclass that fakes == never reaches the
+        parent."""
         if not (_isinstance(value, (self._ndarray, self._generic))
-                or type(value) in (bool, int, float)):
-            raise TypeError(f"returned {type(value).__name__}; an ndarray or a number is needed")
+                or type(value) in (bool, int, float, list)):
+            raise TypeError(f"returned {type(value).__name__}; an ndarray, a number or a list of "
+                            f"numbers is needed")
         array = self._np_array(value, subok=False, copy=True)
         if array.dtype.kind not in "biuf":
             raise TypeError(f"returned an array of dtype {array.dtype}; a numeric dtype is needed")
@@ -246,22 +256,42 @@ class Calls:
         return self.resolve(spec["class"])(**self.named(spec.get("init")))
 
     def forward_backward(self, obj, call, outputs):
-        outputs.append(("out", obj.forward(self.value(call["forward"]))))
+        if _isinstance(call["forward"], list):  # several steps (a layer with running state)
+            for i, spec in enumerate(call["forward"]):
+                outputs.append((f"out.{i}", obj.forward(self.value(spec))))
+        else:
+            outputs.append(("out", obj.forward(self.value(call["forward"]))))
+        # before backward, so that a failing backward still leaves them to check
+        outputs.extend((f"buffers.{key}", value)
+                       for key, value in getattr(obj, "buffers", {}).items())
         if "backward" in call:
             outputs.append(("dx", obj.backward(self.value(call["backward"]))))
             outputs.extend((f"grads.{key}", obj.grads[key]) for key in sorted(obj.grads, key=str))
 
+    def set_param(self, layer, key, value):
+        """layer.params[key] = value, or the inner layer's param for a block's "a.k" key."""
+        inner, _, rest = key.partition(".")
+        children = getattr(layer, "layers", None)
+        if rest and _isinstance(children, dict) and inner in children:
+            self.set_param(children[inner], rest, value)
+        else:
+            layer.params[key] = value
+
     def layer(self, call, outputs):
         layer = self.build(call)
         for key, value in self.named(call.get("params")).items():
-            layer.params[key] = value
+            self.set_param(layer, key, value)
+        for key, value in self.named(call.get("buffers")).items():
+            layer.buffers[key] = value
+        if "training" in call:
+            layer.training = call["training"]
         self.forward_backward(layer, call, outputs)
 
     def build_model(self, call):
         layers = [self.build(spec) for spec in call["layers"]]
         for key, value in self.named(call.get("params")).items():
             index, _, name = key.partition(".")
-            layers[int(index)].params[name] = value
+            self.set_param(layers[int(index)], name, value)
         return self.resolve(call["class"])(layers)
 
     def model(self, call, outputs):

@@ -3,7 +3,8 @@
 The grading process runs the hidden suites (autograder/suites, pytest) in a child process of its
 own; the suites run the student's code in sandboxed children (see `runner`, `sandbox`). A phase's
 score is its points (from the phases table) times the weight of the tests it passed over the
-weight of all its tests. Nothing a submission does can stop a grade from being written: a
+weight of all its tests; bonus phases (the guide's extensions) are extra credit on top of the
+core phases' total, and `cnnkit.toml` (see `cnnkit.config`) can switch them off. Nothing a submission does can stop a grade from being written: a
 submission that breaks the grader's own child gets "error" for the phases it hit, with a reason.
 """
 
@@ -17,6 +18,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from .. import config
 from ..check import is_stubbed
 from ..files import write_json_atomic
 from ..phases import PHASES, phase
@@ -97,8 +99,7 @@ def phase_result(number: int, records: list[dict], folder: Path) -> dict:
     p = phase(number)
     tests = [r for r in records if r["phase"] == number]
     if not tests:
-        return {"phase": number, "name": p.name, "title": p.title, "score": 0.0,
-                "max_score": p.points, "status": "error",
+        return {**phase_entry(p), "score": 0.0, "status": "error",
                 "feedback": "the grader could not run this phase; tell your instructor",
                 "tests": []}
     total = sum(t["weight"] for t in tests)
@@ -120,8 +121,7 @@ def phase_result(number: int, records: list[dict], folder: Path) -> dict:
     if status == "not_started" and not first.startswith("not started"):
         first = f"not started: {p.stub_message(p.tasks[0])}"  # its tests waited on a stub
     return {
-        "phase": number, "name": p.name, "title": p.title,
-        "score": round(p.points * earned / total, 2), "max_score": p.points, "status": status,
+        **phase_entry(p), "score": round(p.points * earned / total, 2), "status": status,
         "feedback": first,
         "tests": [{"name": t["title"], "score": round(p.points * t["weight"] / total, 2)
                    if t["passed"] else 0.0, "max_score": round(p.points * t["weight"] / total, 2),
@@ -140,26 +140,42 @@ def grade(submission: Path, numbers: list[int] | None = None, job_seconds: float
         records = run_suites(folder, numbers, submission_seed(folder), job_seconds)
         phases = [phase_result(n, records, folder) for n in numbers]
     isolation = sorted({r["isolation"] for r in records if "isolation" in r})
-    return {"submission": str(submission), "total": round(sum(p["score"] for p in phases), 2),
-            "max_total": sum(p["max_score"] for p in phases), "phases": phases,
+    return {"submission": str(submission), **totals(phases), "phases": phases,
             "isolation": isolation or [sandbox_status().level.value]}
 
 
 def unreadable(submission, numbers, why) -> dict:
-    phases = [{"phase": n, "name": phase(n).name, "title": phase(n).title, "score": 0.0,
-               "max_score": phase(n).points, "status": "error", "feedback": why, "tests": []}
-              for n in numbers]
-    return {"submission": str(submission), "total": 0.0,
-            "max_total": sum(p["max_score"] for p in phases), "phases": phases, "isolation": []}
+    phases = [{**phase_entry(phase(n)), "score": 0.0, "status": "error", "feedback": why,
+               "tests": []} for n in numbers]
+    return {"submission": str(submission), **totals(phases), "phases": phases, "isolation": []}
+
+
+def phase_entry(p) -> dict:
+    """What every phase's result starts with: which phase, and what it is worth."""
+    return {"phase": p.number, "name": p.name, "title": p.title, "bonus": p.bonus,
+            "max_score": p.points}
+
+
+def totals(phases: list[dict]) -> dict:
+    """The total, out of the core phases' points; bonus points are extra credit on top."""
+    return {"total": round(sum(p["score"] for p in phases), 2),
+            "max_total": sum(p["max_score"] for p in phases if not p["bonus"]),
+            "bonus_max": sum(p["max_score"] for p in phases if p["bonus"])}
+
+
+def total_line(result: dict) -> str:
+    """"82.5 of 100 points (bonus: up to 20 more)": bonus points are extra credit."""
+    bonus = f" (bonus: up to {result['bonus_max']:g} more)" if result["bonus_max"] else ""
+    return f"{result['total']:g} of {result['max_total']:g} points{bonus}"
 
 
 def gradescope_results(result: dict) -> dict:
     """Gradescope's results.json: one test per phase, its feedback as the test's output."""
     return {
         "score": result["total"],
-        "output": f"cnnkit grade: {result['total']:g} of {result['max_total']:g} points.",
+        "output": f"cnnkit grade: {total_line(result)}.",
         "tests": [{
-            "name": f"Phase {p['phase']}: {p['title']}",
+            "name": f"{phase(p['phase']).label}: {p['title']}",
             "number": str(p["phase"]),
             "score": p["score"], "max_score": p["max_score"],
             "status": "passed" if p["status"] == "passed" else "failed",
@@ -184,22 +200,23 @@ def print_report(result: dict) -> None:
     for column in ("phase", "what", "status", "score"):
         table.add_column(column)
     for p in result["phases"]:
-        table.add_row(str(p["phase"]), p["title"],
+        table.add_row(str(p["phase"]), p["title"] + (" (bonus)" if p["bonus"] else ""),
                       f"[{STATUS_STYLE[p['status']]}]{p['status'].replace('_', ' ')}[/]",
                       f"{p['score']:g} / {p['max_score']:g}")
     console.print(table)
     for p in result["phases"]:
         if p["status"] not in ("passed", "not_started") and p["feedback"]:
-            console.print(f"[bold]Phase {p['phase']}[/] {p['feedback']}", highlight=False,
+            console.print(f"[bold]{phase(p['phase']).label}[/] {p['feedback']}", highlight=False,
                           soft_wrap=True)
-    console.print(f"total {result['total']:g} of {result['max_total']:g} "
-                  f"(isolation: {', '.join(result['isolation'])})")
+    console.print(f"total {total_line(result)} (isolation: {', '.join(result['isolation'])})")
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("grade", help="grade a submission with the hidden suites")
     parser.add_argument("submission", type=Path, help="a folder holding scratchcnn/, or a .zip")
-    parser.add_argument("--phases", help="comma-separated phase numbers (default: all)")
+    parser.add_argument("--phases", help="comma-separated phase numbers "
+                        "(default: the configuration's; every phase, bonus included)")
+    config.add_arguments(parser)
     parser.add_argument("--json", type=Path, help="write the grade as JSON here")
     parser.add_argument("--gradescope", type=Path, help="write Gradescope's results.json here")
     parser.add_argument("--job-seconds", type=float, default=120.0,
@@ -208,8 +225,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    numbers = [phase(int(n)).number for n in args.phases.split(",")] if args.phases else None
-    result = grade(args.submission, numbers, args.job_seconds)
+    result = grade(args.submission, config.graded_numbers(args), args.job_seconds)
     print_report(result)
     if args.json:
         write_json_atomic(args.json, result)

@@ -14,6 +14,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from .. import config
 from ..paths import KIT_ROOT
 
 TEMPLATES = Path(__file__).with_name("gradescope")
@@ -31,10 +32,10 @@ def kit_files() -> list[Path]:
     return files
 
 
-def build(out: Path, phases: list[int] | None = None) -> None:
-    """Write the autograder zip to `out` (atomically)."""
+def build(out: Path, phases: list[int]) -> None:
+    """Write the autograder zip to `out` (atomically); it grades `phases`."""
     run = (TEMPLATES / "run_autograder").read_text().replace(
-        "@PHASES@", f"--phases {','.join(map(str, phases))}" if phases else "")
+        "@PHASES@", f"--phases {','.join(map(str, phases))}")
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
     os.close(fd)
@@ -56,12 +57,13 @@ def build(out: Path, phases: list[int] | None = None) -> None:
 def register(subparsers) -> None:
     parser = subparsers.add_parser("gradescope", help="build a Gradescope autograder zip")
     parser.add_argument("out", type=Path, help="the zip to write, e.g. autograder.zip")
-    parser.add_argument("--phases", help="comma-separated phases to grade (default: all)")
+    parser.add_argument("--phases", help="comma-separated phases to grade "
+                        "(default: the configuration's; every phase, bonus included)")
+    config.add_arguments(parser)
     parser.set_defaults(func=run)
 
 
 def run(args) -> int:
-    phases = [int(n) for n in args.phases.split(",")] if args.phases else None
-    build(args.out, phases)
+    build(args.out, config.graded_numbers(args))
     print(f"wrote {args.out}: upload it as the assignment's autograder on Gradescope")
     return 0

@@ -100,25 +100,27 @@ def print_table(results: list[PhaseResult], impl: Path, console: Console) -> Non
     for r in results:
         tests = f"{r.passed}/{r.passed + r.failed}" + (f" ({r.skipped} skipped)" if r.skipped else "")
         points = f"{r.phase.points:g}" if r.status == "passing" else f"0 of {r.phase.points:g}"
-        table.add_row(str(r.phase.number), r.phase.title,
+        table.add_row(str(r.phase.number), r.phase.title + (" (bonus)" if r.phase.bonus else ""),
                       f"[{STYLE[r.status]}]{r.status}[/]", tests, points)
     console.print(table)
     for r in results:
         if r.status == "failing":
-            console.print(f"[red]Phase {r.phase.number}[/] {r.first_failure}", highlight=False,
+            console.print(f"[red]{r.phase.label}[/] {r.first_failure}", highlight=False,
                           soft_wrap=True)
         elif r.status == "waiting":
-            console.print(f"[yellow]Phase {r.phase.number}[/] {r.first_skip}", highlight=False,
+            console.print(f"[yellow]{r.phase.label}[/] {r.first_skip}", highlight=False,
                           soft_wrap=True)
-    done = sum(r.status == "passing" for r in results)
-    console.print(f"{done} of {len(results)} phases passing their public tests "
-                  "(the grader's hidden tests check more).")
+    core = [r for r in results if not r.phase.bonus]
+    bonus = [r for r in results if r.phase.bonus]
+    passing = " and ".join(f"{sum(r.status == 'passing' for r in group)} of {len(group)} {kind}"
+                           for group, kind in ((core, "phases"), (bonus, "bonus phases")) if group)
+    console.print(f"{passing} passing their public tests (the grader's hidden tests check more).")
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("check", help="run the public tests phase by phase")
     parser.add_argument("phases", nargs="*", type=int, metavar="PHASE",
-                        help="phase numbers (default: all)")
+                        help="phase numbers (default: all, the bonus phases included)")
     parser.add_argument("--impl", default="assignments",
                         help="'assignments' (default), 'solutions' or a folder holding scratchcnn/")
     parser.add_argument("--json", type=Path, help="also write the per-phase results here")

@@ -47,7 +47,8 @@ def pool_cases(rng):
         x = rng.integers(0, 6, shape).astype(np.float64)
         out_shape = (*shape[:2], (shape[2] - size) // stride + 1, (shape[3] - size) // stride + 1)
         yield (f"x {shape} (integers 0..5, with ties), size={size}, stride={stride}",
-               SimpleNamespace(x=x, size=size, stride=stride, dout=rng.standard_normal(out_shape)))
+               SimpleNamespace(x=x, size=size, stride=stride, dout=rng.standard_normal(out_shape),
+                               map_grad=rng.standard_normal(shape[:2])))
 
 
 def dense_cases(rng):
@@ -65,9 +66,16 @@ def conv_backward(s, a):
     return s.conv.conv2d_backward(a.dout, cache)
 
 
-def pool_backward(s, a):
-    _, cache = s.pool.max_pool_forward(a.x, size=a.size, stride=a.stride)
-    return s.pool.max_pool_backward(a.dout, cache)
+def pool_backward(kind):
+    """Backward of max or average pooling (`kind`), after the implementation's own forward."""
+    def call(s, a):
+        _, cache = getattr(s.pool, f"{kind}_pool_forward")(a.x, size=a.size, stride=a.stride)
+        return getattr(s.pool, f"{kind}_pool_backward")(a.dout, cache)
+    return call
+
+
+def global_avg_pool_backward(s, a):
+    return s.pool.global_avg_pool_backward(a.map_grad, s.pool.global_avg_pool_forward(a.x)[1])
 
 
 def flatten_backward(s, a):
@@ -96,13 +104,18 @@ FUNCTIONS = {
     "conv2d_backward": (conv_cases, conv_backward),
     "max_pool_forward": (pool_cases, lambda s, a: s.pool.max_pool_forward(
         a.x, size=a.size, stride=a.stride)[0]),
-    "max_pool_backward": (pool_cases, pool_backward),
+    "max_pool_backward": (pool_cases, pool_backward("max")),
     "flatten_forward": (dense_cases, lambda s, a: s.layers.flatten_forward(a.image)[0]),
     "flatten_backward": (dense_cases, flatten_backward),
     "dense_forward": (dense_cases, lambda s, a: s.layers.dense_forward(a.x, a.w, a.b)[0]),
     "dense_backward": (dense_cases, dense_backward),
     "relu_forward": (dense_cases, lambda s, a: s.layers.relu_forward(a.image)[0]),
     "relu_backward": (dense_cases, relu_backward),
+    "avg_pool_forward": (pool_cases, lambda s, a: s.pool.avg_pool_forward(
+        a.x, size=a.size, stride=a.stride)[0]),
+    "avg_pool_backward": (pool_cases, pool_backward("avg")),
+    "global_avg_pool_forward": (pool_cases, lambda s, a: s.pool.global_avg_pool_forward(a.x)[0]),
+    "global_avg_pool_backward": (pool_cases, global_avg_pool_backward),
     "softmax_cross_entropy": (dense_cases, lambda s, a: tuple(np.asarray(v) for v in
                                                               s.layers.softmax_cross_entropy(
                                                                   a.x * 3, a.labels))),

@@ -1,5 +1,7 @@
 """The phases table: the one place that says what each phase is.
 
+Phases 1-9 are the core (100 points); the bonus phases after them are the guide's extensions,
+graded as extra credit unless a course's `cnnkit.toml` switches them off (`cnnkit.config`).
 Stub messages (`cnnkit release`), pytest markers (`pytest -m phase3`), points (`cnnkit check`,
 `cnnkit grade`, nbgrader) and the student docs are all generated from `PHASES`.
 """
@@ -16,10 +18,21 @@ class Phase:
     title: str  # what a student sees in tables
     tasks: tuple[str, ...]  # "file::qualname" of each function/method the student writes
     points: float
+    bonus: bool = False  # extra credit from the guide's extensions; instructors may switch it off
 
     @property
     def marker(self) -> str:
         return f"phase{self.number}"
+
+    @property
+    def label(self) -> str:
+        """"Phase 3", or "Bonus phase 10"."""
+        return f"{'Bonus phase' if self.bonus else 'Phase'} {self.number}"
+
+    @property
+    def worth(self) -> str:
+        """"10 points", or "5 extra-credit points" for a bonus phase."""
+        return f"{self.points:g} {'extra-credit ' if self.bonus else ''}points"
 
     @property
     def files(self) -> tuple[str, ...]:
@@ -53,9 +66,23 @@ PHASES: tuple[Phase, ...] = (
            "model.py::CNN.forward", "model.py::CNN.backward", "model.py::SGD.step"), 10),
     Phase(9, "train", "training to 99% on MNIST",
           ("train.py::train_epoch",), 15),
+    # Bonus phases: the guide's extensions, graded as extra credit on top of MAX_TOTAL.
+    Phase(10, "avg_pool", "average and global average pooling",
+          ("pool.py::avg_pool_forward", "pool.py::avg_pool_backward",
+           "pool.py::global_avg_pool_forward", "pool.py::global_avg_pool_backward"), 5, bonus=True),
+    Phase(11, "receptive_field", "receptive-field calculator",
+          ("model.py::receptive_field",), 5, bonus=True),
+    Phase(12, "batchnorm", "batch normalisation",
+          ("blocks.py::BatchNorm2D.forward", "blocks.py::BatchNorm2D.backward"), 5, bonus=True),
+    Phase(13, "dropout_residual", "dropout and the residual block",
+          ("blocks.py::Dropout.forward", "blocks.py::Dropout.backward",
+           "blocks.py::ResidualBlock.forward", "blocks.py::ResidualBlock.backward"), 5, bonus=True),
 )
 
-MAX_TOTAL: float = sum(p.points for p in PHASES)
+CORE_PHASES: tuple[Phase, ...] = tuple(p for p in PHASES if not p.bonus)
+BONUS_PHASES: tuple[Phase, ...] = tuple(p for p in PHASES if p.bonus)
+MAX_TOTAL: float = sum(p.points for p in CORE_PHASES)  # bonus points come on top of this
+BONUS_TOTAL: float = sum(p.points for p in BONUS_PHASES)
 # Phase 9: the trained model (`cnnkit train` saves it) that a student hands in beside scratchcnn/.
 SUBMITTED_MODEL = "model.npz"
 

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from .paths import KIT_ROOT
-from .phases import MAX_TOTAL, PHASES, task_owner
+from .phases import BONUS_PHASES, BONUS_TOTAL, CORE_PHASES, MAX_TOTAL, PHASES, task_owner
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 PACKAGE = "scratchcnn"
@@ -113,7 +113,7 @@ def release_files(solutions: Path) -> dict[str, bytes]:
 def phases_json() -> str:
     """The phases table for the release (read by its tests' conftest, which runs without cnnkit)."""
     table = [{"phase": p.number, "name": p.name, "title": p.title, "points": p.points,
-              "marker": p.marker, "tasks": list(p.tasks)} for p in PHASES]
+              "bonus": p.bonus, "marker": p.marker, "tasks": list(p.tasks)} for p in PHASES]
     return json.dumps(table, indent=1) + "\n"
 
 
@@ -121,7 +121,7 @@ def student_readme() -> str:
     """The release's README: what to write where, phase by phase."""
     rows = "\n".join(
         f"| {p.number} | {p.title} | {', '.join(t.replace('::', ': ') for t in p.tasks)} "
-        f"| {p.points:g} | `pytest -m {p.marker}` |"
+        f"| {p.worth} | `pytest -m {p.marker}` |"
         for p in PHASES)
     return f"""# CNN from scratch: pooling and strides — your assignment
 
@@ -133,7 +133,10 @@ line with your code. Docstrings give the shapes of every argument and result.
 |---|---|---|---|---|
 {rows}
 
-Total: {MAX_TOTAL:g} points. The tests here are the public ones; the grader has more.
+Total: {MAX_TOTAL:g} points for phases {CORE_PHASES[0].number}-{CORE_PHASES[-1].number}. Phases \
+{BONUS_PHASES[0].number}-{BONUS_PHASES[-1].number} are bonus phases from the guide's extensions, \
+worth up to {BONUS_TOTAL:g} extra-credit points when your course grades them. The tests here are \
+the public ones; the grader has more.
 
 - See where you stand: `cnnkit check` (a table: phase, status, points, the first failure),
   or plain `pytest tests -m phase3`.

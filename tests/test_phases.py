@@ -1,12 +1,21 @@
 import pytest
 
-from cnnkit.phases import MAX_TOTAL, PHASES, phase, task_owner
+from cnnkit.phases import (BONUS_PHASES, BONUS_TOTAL, CORE_PHASES, MAX_TOTAL, PHASES, phase,
+                           task_owner)
 
 
-def test_phases_are_numbered_one_to_nine_with_unique_names():
-    assert [p.number for p in PHASES] == list(range(1, 10))
+def test_nine_core_phases_then_the_bonus_phases_with_unique_names():
+    assert [p.number for p in PHASES] == list(range(1, len(PHASES) + 1))
+    assert [p.number for p in CORE_PHASES] == list(range(1, 10))
+    assert PHASES == CORE_PHASES + BONUS_PHASES  # the bonus phases come last
     assert len({p.name for p in PHASES}) == len(PHASES)
-    assert MAX_TOTAL == sum(p.points for p in PHASES) == 100
+    assert MAX_TOTAL == sum(p.points for p in CORE_PHASES) == 100
+    assert BONUS_TOTAL == sum(p.points for p in BONUS_PHASES) > 0
+
+
+def test_labels_say_which_phases_are_extra_credit():
+    assert (phase(3).label, phase(3).worth) == ("Phase 3", "15 points")
+    assert (phase(10).label, phase(10).worth) == ("Bonus phase 10", "5 extra-credit points")
 
 
 def test_every_task_has_one_owner():
@@ -22,7 +31,7 @@ def test_stub_message_names_phase_function_and_file():
 
 
 def test_unknown_phase_and_task_are_clear_errors():
-    with pytest.raises(ValueError, match=r"phase must be one of 1..9 \(got 12\)"):
-        phase(12)
+    with pytest.raises(ValueError, match=rf"phase must be one of 1..{len(PHASES)} \(got 99\)"):
+        phase(99)
     with pytest.raises(KeyError, match="conv.py::nope is not a task"):
         task_owner("conv.py::nope")

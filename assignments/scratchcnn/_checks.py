@@ -8,10 +8,11 @@ import numpy as np
 
 
 def check_float_array(name, a, ndim, axes):
-    """Check that `a` is a floating ndarray with `ndim` dimensions named by `axes`."""
+    """Check that `a` is a floating ndarray with `ndim` dimensions named by `axes` (any number
+    of dimensions when ndim is None)."""
     if not isinstance(a, np.ndarray):
         raise TypeError(f"{name} must be a numpy.ndarray (got {type(a).__name__})")
-    if a.ndim != ndim:
+    if ndim is not None and a.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-D {axes} (got shape {a.shape})")
     if not np.issubdtype(a.dtype, np.floating):
         raise TypeError(f"{name} must have a floating dtype (got {a.dtype})")
@@ -23,6 +24,24 @@ def check_positive_int(name, value, minimum=1):
         raise TypeError(f"{name} must be an int (got {type(value).__name__} {value!r})")
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum} (got {value})")
+
+
+def check_number(name, value, low, high, low_open=False, high_open=False):
+    """Check that `value` is a real number in the interval from `low` to `high` (ends included
+    unless low_open / high_open), e.g. "p must be in [0, 1) (got 1.0)"."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number (got {type(value).__name__} {value!r})")
+    above = low < value if low_open else low <= value
+    below = value < high if high_open else value <= high
+    if not (above and below):  # also refuses nan
+        raise ValueError(f"{name} must be in {'(' if low_open else '['}{low}, {high}"
+                         f"{')' if high_open else ']'} (got {value})")
+
+
+def check_channels(name, a, channels):
+    """Check that the (N, C, ...) array `a` has C == `channels`."""
+    if a.shape[1] != channels:
+        raise ValueError(f"{name} must have {channels} channels (got {a.shape[1]})")
 
 
 def output_size(name, size, kernel, stride, padding):

@@ -1,4 +1,4 @@
-"""Max pooling: forward (Phase 4) and backward (Phase 5).
+"""Max pooling: forward (Phase 4) and backward (Phase 5); average pooling (bonus Phase 10).
 
 Conventions:
     x    (N, C, H, W)
@@ -7,6 +7,10 @@ Conventions:
 Each window of the backward pass sends its gradient to one position only: the first maximum in
 row-major order within the window (PyTorch's rule). Overlapping windows (stride < size) sum
 their contributions.
+
+Average pooling (Phase 10) takes the mean of each window; its backward spreads each window's
+gradient evenly over the window's size*size positions, overlapping windows again summing. Global
+average pooling averages each channel over all of H, W: (N, C, H, W) -> (N, C).
 """
 
 import numpy as np
@@ -42,3 +46,59 @@ def max_pool_backward(dout, cache):
     """
     check_float_array("dout", dout, 4, "(N, C, Ho, Wo)")
     raise NotImplementedError('Phase 5 (max-pool backward): implement max_pool_backward in scratchcnn/pool.py')
+
+
+def avg_pool_forward(x, size=2, stride=2):
+    """Phase 10: the mean of every size x size window.
+
+    Args:
+        x: (N, C, H, W), floating dtype.
+        size: window height and width (int >= 1).
+        stride: step between windows (int >= 1).
+    Returns:
+        out: (N, C, Ho, Wo), dtype of x.
+        cache: opaque; pass it to avg_pool_backward.
+    """
+    check_float_array("x", x, 4, "(N, C, H, W)")
+    check_window_args(x.shape, size, size, stride, 0)
+    raise NotImplementedError('Phase 10 (average and global average pooling): implement avg_pool_forward in scratchcnn/pool.py')
+
+
+def avg_pool_backward(dout, cache):
+    """Phase 10: spread each window's gradient evenly, dout / size**2 to each of its positions.
+
+    Args:
+        dout: (N, C, Ho, Wo), dL/dout.
+        cache: from avg_pool_forward.
+    Returns:
+        dx: (N, C, H, W), dL/dx, dtype of dout. Where windows overlap (stride < size), a
+        position gets the sum of the shares of every window it lies in.
+    """
+    check_float_array("dout", dout, 4, "(N, C, Ho, Wo)")
+    raise NotImplementedError('Phase 10 (average and global average pooling): implement avg_pool_backward in scratchcnn/pool.py')
+
+
+def global_avg_pool_forward(x):
+    """Phase 10: the mean of each channel over all of its H x W positions.
+
+    Args:
+        x: (N, C, H, W), floating dtype.
+    Returns:
+        out: (N, C), dtype of x.
+        cache: opaque; pass it to global_avg_pool_backward.
+    """
+    check_float_array("x", x, 4, "(N, C, H, W)")
+    raise NotImplementedError('Phase 10 (average and global average pooling): implement global_avg_pool_forward in scratchcnn/pool.py')
+
+
+def global_avg_pool_backward(dout, cache):
+    """Phase 10: every position of channel c of image n gets dout[n, c] / (H*W).
+
+    Args:
+        dout: (N, C), dL/dout.
+        cache: from global_avg_pool_forward.
+    Returns:
+        dx: (N, C, H, W), dL/dx, dtype of dout.
+    """
+    check_float_array("dout", dout, 2, "(N, C)")
+    raise NotImplementedError('Phase 10 (average and global average pooling): implement global_avg_pool_backward in scratchcnn/pool.py')

@@ -1,11 +1,14 @@
-"""Public tests of scratchcnn/model.py: Phase 8 (the CNN container and SGD with momentum)."""
+"""Public tests of scratchcnn/model.py: Phase 8 (the CNN container and SGD with momentum) and
+bonus Phase 11 (the receptive-field calculator)."""
 
 import numpy as np
 import pytest
 from helpers import assert_close, assert_gradient, needs, numerical_gradient
 
+from scratchcnn.conv import conv2d_backward, conv2d_forward
 from scratchcnn.layers import Conv2D, Dense, Flatten, MaxPool2D, ReLU, softmax_cross_entropy
-from scratchcnn.model import CNN, SGD, build_guide_cnn
+from scratchcnn.model import CNN, SGD, build_guide_cnn, receptive_field
+from scratchcnn.pool import avg_pool_backward, avg_pool_forward
 
 
 def small_cnn():
@@ -61,3 +64,54 @@ def test_sgd_updates_model_parameters_in_place():
     SGD(lr=0.1).step(model.params, model.grads)
     for name, p in model.params.items():
         assert_close(p, before[name] - 0.1 * model.grads[name], f"after one SGD step {name}")
+
+
+GUIDE_LAYERS = [("conv", 3, 1), ("pool", 2, 2), ("conv", 3, 1), ("pool", 2, 2), ("conv", 3, 1)]
+STRIDED_CONVS = [("conv", 3, 2), ("conv", 3, 2), ("conv", 3, 1)]
+
+
+@pytest.mark.phase11
+@pytest.mark.parametrize("layers, expected", [
+    # r = 1 + 2 = 3; + 1*1 = 4 (jump now 2); + 2*2 = 8; + 1*2 = 10 (jump 4); + 2*4 = 18
+    (GUIDE_LAYERS, [3, 4, 8, 10, 18]),
+    # stride-2 convs: 3; + 2*2 = 7 (jump 4); + 2*4 = 15
+    (STRIDED_CONVS, [3, 7, 15]),
+    # an overlapping 3/2 pool, then a 5x5 conv: 3; + 4*2 = 11
+    ([("pool", 3, 2), ("conv", 5, 1)], [3, 11]),
+    # 1x1 convs see no further than the layer below them
+    ([("conv", 1, 1), ("conv", 3, 1), ("conv", 1, 1)], [1, 3, 3]),
+], ids=["guide", "stride2-convs", "overlapping-pool", "1x1-convs"])
+def test_receptive_field_hand_examples(layers, expected):
+    got = receptive_field(layers)
+    assert list(got) == expected, f"receptive_field({layers}): expected {expected}, got {got}"
+    assert all(isinstance(r, (int, np.integer)) for r in got), (
+        f"receptive_field({layers}) must return ints (got {got})")
+
+
+def gradient_reach(layers, side):
+    """How many input rows the gradient of the top-left output unit reaches, through real
+    layers: convs of ones and average pools (positive weights, so nothing cancels)."""
+    x, backwards = np.ones((1, 1, side, side)), []
+    for kind, kernel, stride in layers:
+        if kind == "conv":
+            x, cache = conv2d_forward(x, np.ones((1, 1, kernel, kernel)), np.zeros(1), stride)
+            backwards.append(lambda dout, cache=cache: conv2d_backward(dout, cache)[0])
+        else:
+            x, cache = avg_pool_forward(x, kernel, stride)
+            backwards.append(lambda dout, cache=cache: avg_pool_backward(dout, cache))
+    grad = np.zeros_like(x)
+    grad[0, 0, 0, 0] = 1
+    for backward in reversed(backwards):
+        grad = backward(grad)
+    return int(np.flatnonzero(grad[0, 0].any(axis=1))[-1]) + 1
+
+
+@pytest.mark.phase11
+@pytest.mark.parametrize("layers", [GUIDE_LAYERS, STRIDED_CONVS], ids=["guide", "stride2-convs"])
+def test_receptive_field_is_where_the_gradient_reaches(layers):
+    """The receptive field after layer i is the input region one unit's gradient reaches."""
+    reach = [needs(gradient_reach, layers[:i + 1], 24) for i in range(len(layers))]
+    got = receptive_field(layers)
+    assert list(got) == reach, (f"receptive_field({layers}): the gradient of one unit reaches "
+                                f"{reach} input pixels, got {got}")
+

@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 from string import Template
 
+from cnnkit.config import CONFIG_NAME
 from cnnkit.paths import KIT_ROOT
 from cnnkit.phases import PHASES
 
@@ -167,6 +168,7 @@ def create_course(course: Path, course_id: str | None = None, exchange: Path | N
     if not course_id.replace("_", "").replace("-", "").isalnum():
         raise CourseError(f"course_id must be letters, digits, '-' or '_' (got {course_id!r})")
     write_config(course, course_id, exchange)
-    shutil.copyfile(TEMPLATE_DIR / "README.md", course / "README.md")
+    for name in ("README.md", CONFIG_NAME):
+        shutil.copyfile(TEMPLATE_DIR / name, course / name)
     add_assignment(course, assignment, release)
     return course

@@ -1,7 +1,7 @@
 """The boundary to the kit's sandboxed grader: `cnnkit grade SUBMISSION --json OUT`.
 
-`grade_submission(folder)` runs the grader in a subprocess and returns its JSON result, checked
-against the phases table. `grading_copy` builds the folder it grades: the assignment's
+`grade_submission(folder, phases)` runs the grader on those phases in a subprocess and returns
+its JSON result, checked against the phases table. `grading_copy` builds the folder it grades: the assignment's
 `scratchcnn/` package from the course's source folder, with only the student's task files
 (`STUDENT_FILES`) and Phase 9's trained model (`SUBMITTED_MODEL`) taken from the submission — so
 nothing else a student hands in (a `numpy.py`, a `conftest.py`, a `sitecustomize.py`, extra
@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Sequence
 
-from cnnkit.phases import PHASES, SUBMITTED_MODEL
+from cnnkit.phases import PHASES, SUBMITTED_MODEL, Phase
 
 PACKAGE = "scratchcnn"
 # The files a student writes, relative to the assignment folder, in phase order.
@@ -44,9 +44,11 @@ def default_grader_command() -> list[str]:
     return [found, "grade"]
 
 
-def grade_submission(folder: str | os.PathLike, command: Sequence[str] | None = None,
+def grade_submission(folder: str | os.PathLike, phases: Sequence[Phase] = PHASES,
+                     command: Sequence[str] | None = None,
                      timeout: float = DEFAULT_TIMEOUT) -> dict:
-    """Grade the submission `folder` (it holds `scratchcnn/`) with `command FOLDER --json OUT`.
+    """Grade `phases` of the submission `folder` (it holds `scratchcnn/`) with
+    `command FOLDER --json OUT --phases N,...`.
 
     Returns the grader's JSON, checked by `check_result`. Raises GraderError when the grader
     writes no result: a failed grading must never look like a score.
@@ -58,7 +60,8 @@ def grade_submission(folder: str | os.PathLike, command: Sequence[str] | None = 
     with tempfile.TemporaryDirectory(prefix="cnnkit-grade-") as tmp:
         out = Path(tmp) / "result.json"
         try:
-            proc = subprocess.run([*command, str(folder), "--json", str(out)],
+            numbers = ",".join(str(p.number) for p in phases)
+            proc = subprocess.run([*command, str(folder), "--json", str(out), "--phases", numbers],
                                   capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
             raise GraderError(f"grader did not finish within {timeout:g} s: {command}") from None
@@ -69,11 +72,11 @@ def grade_submission(folder: str | os.PathLike, command: Sequence[str] | None = 
             result = json.loads(out.read_text())
         except json.JSONDecodeError as err:
             raise GraderError(f"grader result is not JSON: {err}") from None
-    return check_result(result)
+    return check_result(result, phases)
 
 
-def check_result(result: dict) -> dict:
-    """Check that a grader result has one entry per phase of the table, with its points.
+def check_result(result: dict, phases: Sequence[Phase] = PHASES) -> dict:
+    """Check that a grader result has one entry per phase of `phases`, with its points.
 
     A mismatch means the grader and this course disagree on the phases table: refuse to record
     anything rather than put a score in the wrong column.
@@ -82,10 +85,11 @@ def check_result(result: dict) -> dict:
         raise GraderError(f"grader result must be an object with a 'phases' list "
                           f"(got {type(result).__name__})")
     by_number = {entry.get("phase"): entry for entry in result["phases"]}
-    if sorted(by_number) != [p.number for p in PHASES] or len(result["phases"]) != len(PHASES):
-        raise GraderError(f"grader result must have phases {[p.number for p in PHASES]} once "
+    numbers = [p.number for p in phases]
+    if sorted(by_number) != numbers or len(result["phases"]) != len(phases):
+        raise GraderError(f"grader result must have phases {numbers} once "
                           f"each (got {[e.get('phase') for e in result['phases']]})")
-    for phase in PHASES:
+    for phase in phases:
         entry = by_number[phase.number]
         score, max_score = entry.get("score"), entry.get("max_score")
         if max_score != phase.points:
@@ -100,10 +104,15 @@ def check_result(result: dict) -> dict:
     return result
 
 
+def cell_points(phase: Phase) -> float:
+    """A phase's points in the notebook: bonus phases are worth 0 there (their score is extra
+    credit, which nbgrader adds on top of the assignment's maximum)."""
+    return 0.0 if phase.bonus else phase.points
+
+
 def phase_scores(result: dict) -> dict[str, float]:
     """{phase name: score} from a checked grader result."""
-    by_number = {entry["phase"]: entry for entry in result["phases"]}
-    return {phase.name: float(by_number[phase.number]["score"]) for phase in PHASES}
+    return {entry["name"]: float(entry["score"]) for entry in result["phases"]}
 
 
 def grading_copy(submission: Path, source: Path, dest: Path) -> Path:

@@ -17,7 +17,8 @@ import sys
 import nbformat
 
 from cnnkit.paths import KIT_ROOT
-from cnnkit.phases import MAX_TOTAL, PHASES, Phase
+from cnnkit.phases import BONUS_PHASES, BONUS_TOTAL, MAX_TOTAL, PHASES, Phase
+from .grading import cell_points
 
 NOTEBOOK_NAME = "cnn_from_scratch.ipynb"
 NOTEBOOK_PATH = KIT_ROOT / "solutions" / "notebooks" / NOTEBOOK_NAME
@@ -103,14 +104,14 @@ print(f"{data_name}: train {x_train.shape}, test {x_test.shape}")'''
 
 def phase_intro(p: Phase) -> str:
     tasks = "\n".join(f"- `scratchcnn/{t.split('::')[0]}`: `{t.split('::')[1]}`" for t in p.tasks)
-    return (f"## Phase {p.number}: {p.title} ({p.points:g} points)\n\n"
+    return (f"## {p.label}: {p.title} ({p.worth})\n\n"
             f"You write, in the `.py` files (not here):\n\n{tasks}\n\n"
             f"Public tests: `pytest tests -m {p.marker}`.")
 
 
 def task_text(p: Phase) -> str:
     files = ", ".join(f"`scratchcnn/{f}`" for f in p.files)
-    return (f"**Phase {p.number} score ({p.points:g} points).** Graded by the kit's sandboxed "
+    return (f"**{p.label} score ({p.worth}).** Graded by the kit's sandboxed "
             f"grader from your {files} only, on hidden tests of the same contract as the public "
             f"ones. Nothing in this notebook changes the score: edit the `.py` files.")
 
@@ -206,24 +207,15 @@ with phase(4):
     for title, a, stride in examples:
         out, _ = max_pool_forward(batch(a), size=2, stride=stride)
         print(f"{title}:\n{out[0, 0]}")'''),
-        (r'''**Max vs average pooling on real images**: a photo from scikit-learn and a digit. Max
-pooling keeps thin bright strokes; averaging blurs them. (Average pooling is drawn with NumPy
-here; it is not one of your tasks.)''', r'''from sklearn.datasets import load_sample_image
-
-
-def average_pool(x, size):
-    N, C, H, W = x.shape
-    x = x[:, :, :H - H % size, :W - W % size]
-    return x.reshape(N, C, H // size, size, W // size, size).mean(axis=(3, 5))
-
+        (r'''**Max pooling on real images**: a photo from scikit-learn and a digit. The maps shrink
+by the window size, and thin bright strokes survive (bonus Phase 10 sets average pooling beside
+it).''', r'''from sklearn.datasets import load_sample_image
 
 photo = load_sample_image("china.jpg").mean(axis=2)[::2, ::2] / 255.0  # gray, 214x320
 with phase(4):
     for image, name, size in ((photo, "photo", 4), (digit[0, 0], data_name + " digit", 2)):
-        x = batch(image)
-        pooled, _ = max_pool_forward(x, size=size, stride=size)
-        show_maps([image, pooled[0, 0], average_pool(x, size)[0, 0]],
-                  [name, f"max pool {size}x{size}", f"average pool {size}x{size}"], size=3)''')],
+        pooled, _ = max_pool_forward(batch(image), size=size, stride=size)
+        show_maps([image, pooled[0, 0]], [name, f"max pool {size}x{size}"], size=3)''')],
     5: [(r'''Backward through max pooling: each window's gradient goes to the position of its maximum
 (the *first* maximum in row-major order if there are ties); every other position gets 0.
 
@@ -282,6 +274,120 @@ with phase(9):
     print(f"one epoch on 3000 images: train loss {stats['loss']:.3f}, test accuracy {accuracy:.1%}")
     filters = model.params["0.w"][:, 0]  # (32, 3, 3)
     show_maps(list(filters[:8]), [f"filter {i}" for i in range(8)], cmap="RdBu")''')],
+    10: [(r'''Average pooling passes on the *mean* of each window instead of its maximum, so
+backward spreads each window's gradient evenly over it: every position gets
+$\partial L/\partial \text{out} / k^2$ from each window that covers it (overlapping windows add
+up). Global average pooling (GAP) averages each whole map: (N, C, H, W) → (N, C).
+
+**Work by hand.** The matrix $1..16$ (4×4), 2×2 windows: the average with stride 2, then with
+stride 1 — and, for stride 1 with $\partial L/\partial \text{out}$ = ones (3×3), the gradient at
+the centre positions and at the corners.
+
+<details><summary>Check your hand computation</summary>
+
+Stride 2: $\begin{bmatrix}3.5&5.5\\11.5&13.5\end{bmatrix}$. Stride 1: $\begin{bmatrix}3.5&4.5&5.5\\
+7.5&8.5&9.5\\11.5&12.5&13.5\end{bmatrix}$. Gradient: each window gives 1/4 to its four positions;
+a corner is in one window (0.25), an edge position in two (0.5), a centre position in four (1.0).
+</details>''', r'''from scratchcnn.pool import avg_pool_backward, avg_pool_forward, global_avg_pool_forward
+
+x16 = batch(np.arange(1, 17).reshape(4, 4))
+with phase(10):
+    for stride in (2, 1):
+        out, cache = avg_pool_forward(x16, size=2, stride=stride)
+        print(f"average, stride {stride}:\n{out[0, 0]}")
+    print("gradient of ones, stride 1:\n", avg_pool_backward(np.ones_like(out), cache)[0, 0])
+    gap, _ = global_avg_pool_forward(x16)
+    print("global average pool:", gap, "(the mean of 1..16 is 8.5)")'''),
+         (r'''**Max vs average pooling side by side**, on a photo, on a digit and on the guide's
+first-layer feature maps (conv + ReLU, random filters): max pooling keeps the strongest response
+of each window, average pooling blurs it with its weaker neighbours.''', r'''from scratchcnn.model import build_guide_cnn
+
+with phase(10):
+    for image, name, size in ((photo, "photo", 4), (digit[0, 0], data_name + " digit", 2)):
+        x = batch(image)
+        show_maps([image, max_pool_forward(x, size, size)[0][0, 0],
+                   avg_pool_forward(x, size, size)[0][0, 0]],
+                  [name, f"max pool {size}x{size}", f"average pool {size}x{size}"], size=3)
+    conv = build_guide_cnn(rng=0).layers[:2]  # Conv2D(1->32) and ReLU
+    maps = conv[1].forward(conv[0].forward(digit.astype(np.float32)))
+    for i in range(3):
+        m = maps[:, i:i + 1]
+        show_maps([m[0, 0], max_pool_forward(m, 2, 2)[0][0, 0], avg_pool_forward(m, 2, 2)[0][0, 0]],
+                  [f"feature map {i}", "max pool 2x2", "average pool 2x2"])'''),
+         (r'''**Flatten vs GAP.** The guide's CNN flattens its last maps (64 × 5 × 5 = 1600 values) into
+a Dense(1600 → 128) layer: 204,928 parameters, 91% of the network. A GAP head reduces each of the
+64 maps to one number first, so Dense(64 → 10) needs only 650 parameters — and the head no longer
+depends on the image size.''', r'''from scratchcnn.layers import Dense
+
+with phase(10):
+    heads = {"flatten + Dense(1600->128)": Dense(1600, 128), "GAP + Dense(64->10)": Dense(64, 10)}
+    for name, head in heads.items():
+        print(f"{name}: {sum(p.size for p in head.params.values()):,} parameters")
+    gap, _ = global_avg_pool_forward(np.zeros((1, 64, 5, 5), np.float32))
+    print("GAP output for the guide's last maps:", gap.shape)''')],
+    11: [(r'''The **receptive field** of a unit is the patch of input pixels it can see. Each layer
+with kernel $k$ widens it by $(k-1)\cdot j$, where the *jump* $j$ is the product of the strides
+before it (how far apart neighbouring units are, in input pixels):
+$r_i = r_{i-1} + (k_i - 1)\,j_{i-1}$, $j_i = j_{i-1}\,s_i$, starting from $r_0 = j_0 = 1$.
+
+**Work by hand.** conv 3×3, pool 2×2/2, conv 3×3, pool 2×2/2, conv 3×3 (all convs stride 1).
+
+<details><summary>Check your hand computation</summary>
+
+3 → 4 → 8 → 10 → 18: the pools add little themselves but double the jump, so every later
+3×3 conv adds 2·2 = 4 and then 2·4 = 8 pixels.
+</details>''', r'''from scratchcnn.model import receptive_field
+
+guide = [("conv", 3, 1), ("pool", 2, 2), ("conv", 3, 1), ("pool", 2, 2), ("conv", 3, 1)]
+with phase(11):
+    print("guide:", receptive_field(guide))
+    print("the same without pooling:", receptive_field([("conv", 3, 1)] * 5))
+    print("stride-2 convs instead of pools:",
+          receptive_field([("conv", 3, 2), ("conv", 3, 2), ("conv", 3, 1)]))''')],
+    12: [(r'''**Batch normalisation** normalises each channel over the batch and the image
+(N, H, W), then rescales it with learned $\gamma$ and $\beta$:
+$\hat x = (x - \mu)/\sqrt{\sigma^2 + \epsilon}$, $y = \gamma \hat x + \beta$. In training it uses
+the batch's statistics and keeps running averages of them; in evaluation it uses the running
+averages, so one image's prediction doesn't depend on the others in its batch. Backward must
+differentiate through $\mu$ and $\sigma^2$ too, because they depend on every $x$.
+
+**Work by hand.** One channel holding 1, 2, 3, 4 ($\epsilon$ ignored): $\mu$, $\sigma^2$
+(biased), $\hat x$; the running mean after one step from 0 with momentum 0.1.
+
+<details><summary>Check your hand computation</summary>
+
+$\mu = 2.5$, $\sigma^2 = 1.25$, $\hat x \approx (-1.342, -0.447, 0.447, 1.342)$; running mean
+$0.9 \cdot 0 + 0.1 \cdot 2.5 = 0.25$.
+</details>''', r'''from scratchcnn.blocks import BatchNorm2D
+
+with phase(12):
+    bn = BatchNorm2D(1)
+    out = bn.forward(np.arange(1, 5, dtype=np.float32).reshape(1, 1, 2, 2))
+    print("x_hat:", out.ravel().round(3), "| running mean:", bn.buffers["running_mean"])
+    maps = np.random.default_rng(0).normal(3.0, 5.0, size=(64, 8, 6, 6)).astype(np.float32)
+    y = BatchNorm2D(8).forward(maps)
+    print(f"before: mean {maps.mean():.2f}, std {maps.std():.2f} | "
+          f"after: mean {y.mean():.2f}, std {y.std():.2f}")''')],
+    13: [(r'''**Dropout** zeroes each activation with probability $p$ during training and scales the
+survivors by $1/(1-p)$ (inverted dropout), so the expected activation is unchanged and evaluation
+needs no rescaling: in evaluation mode it does nothing. Backward lets gradient through the same
+positions, scaled the same way.
+
+A **residual block** adds its input to what two convolutions make of it:
+$y = \mathrm{ReLU}(F(x) + x)$. The skip connection gives the gradient a direct path back:
+$\partial L/\partial x$ is the branch's gradient *plus* the gradient that arrives at the sum.''',
+         r'''from scratchcnn.blocks import Dropout, ResidualBlock
+
+with phase(13):
+    drop = Dropout(p=0.5, rng=0)
+    ones = np.ones((1, 1, 4, 6), np.float32)
+    print("training:\n", drop.forward(ones)[0, 0])
+    drop.training = False
+    print("evaluation:", np.array_equal(drop.forward(ones), ones))
+    block = ResidualBlock(8, rng=0)
+    x = np.random.default_rng(1).normal(size=(2, 8, 6, 6)).astype(np.float32)
+    print("residual block:", x.shape, "->", block.forward(x).shape,
+          f"| {sum(p.size for p in block.params.values()):,} parameters")''')],
 }
 
 
@@ -301,7 +407,9 @@ def build_notebook() -> nbformat.NotebookNode:
             f"notebook explains each phase, has you work the guide's examples by hand, runs your "
             f"functions and draws what they compute. A phase you haven't started prints "
             f"\"Phase N not started\".\n\n"
-            f"Your score ({MAX_TOTAL:g} points) comes from the kit's grader running hidden tests "
+            f"Your score ({MAX_TOTAL:g} points, and up to {BONUS_TOTAL:g} extra-credit points from "
+            f"the bonus phases {BONUS_PHASES[0].number}-{BONUS_PHASES[-1].number}, the guide's "
+            f"extensions) comes from the kit's grader running hidden tests "
             f"on your `.py` files — not from this notebook, so editing cells here can't change "
             f"it."),
         nbformat.v4.new_code_cell(SETUP, metadata=nbgrader_meta("setup")),
@@ -314,7 +422,7 @@ def build_notebook() -> nbformat.NotebookNode:
             cells.append(nbformat.v4.new_code_cell(
                 code, metadata=nbgrader_meta(f"run_{p.name}_{i}")))
         cells.append(nbformat.v4.new_markdown_cell(
-            task_text(p), metadata=nbgrader_meta(p.name, task=True, points=p.points)))
+            task_text(p), metadata=nbgrader_meta(p.name, task=True, points=cell_points(p))))
     for number, cell in enumerate(cells):
         cell["id"] = f"cell-{number:02d}"
     nb = nbformat.v4.new_notebook(cells=cells)

@@ -21,10 +21,11 @@ from nbgrader.preprocessors import (AssignLatePenalties, Execute, NbGraderPrepro
 from traitlets import Float, List, Unicode
 
 from cnnkit.files import write_json_atomic
+from cnnkit.config import CONFIG_NAME, load_grading
 from cnnkit.phases import PHASES
 
 from .course import check_source
-from .grading import DEFAULT_TIMEOUT, GraderError, grade_submission, grading_copy
+from .grading import DEFAULT_TIMEOUT, GraderError, cell_points, grade_submission, grading_copy
 from .report import REPORT_KEY, phase_report, summary_comment
 
 RESULTS_DIRECTORY = "cnnkit_grades"  # in the course root: instructor-only, never copied to feedback
@@ -34,8 +35,10 @@ class PhaseScores(NbGraderPreprocessor):
     """Grade the submission with the kit's grader and record each phase's score in the gradebook.
 
     Scores go to the `auto_score` of the task cell named after the phase; a manual score set by
-    an instructor in formgrader stays and is flagged for review, as nbgrader does. The grader's
-    report for each phase is added as a markdown cell after that phase's cell.
+    an instructor in formgrader stays and is flagged for review, as nbgrader does. A bonus phase's
+    cell is worth 0 points and its score goes to the grade's `extra_credit`, nbgrader's own extra
+    credit; when the course's `cnnkit.toml` switches bonus phases off they score 0 and are not
+    graded. The grader's report for each phase is added as a markdown cell after that phase's cell.
     """
 
     grader_command = List(
@@ -50,22 +53,24 @@ class PhaseScores(NbGraderPreprocessor):
         coursedir = CourseDirectory(parent=self)
         source = Path(coursedir.format_path(coursedir.source_directory, ".", ids["assignment"]))
         submission = Path(resources["metadata"]["path"])
-        result = self.grade(submission, source)
+        config = Path(coursedir.root) / CONFIG_NAME
+        graded = load_grading(config if config.is_file() else None).phases
+        result = self.grade(submission, source, graded)
         write_json_atomic(Path(coursedir.root) / RESULTS_DIRECTORY / ids["assignment"]
                           / f"{ids['student']}.json", result)
         entries = {entry["phase"]: entry for entry in result["phases"]}
-        graded = self.record(entries, ids)
-        return add_reports(nb, entries, graded), resources
+        recorded = self.record(entries, ids)
+        return add_reports(nb, entries, recorded), resources
 
-    def grade(self, submission: Path, source: Path) -> dict:
+    def grade(self, submission: Path, source: Path, phases) -> dict:
         """The grader's checked result for the student's task files over the source package."""
         with tempfile.TemporaryDirectory(prefix="cnnkit-submission-") as tmp:
             folder = grading_copy(submission, source, Path(tmp))
             self.log.info("cnnkit: grading %s (files %s)", submission, digest(folder))
-            return grade_submission(folder, self.grader_command or None, self.timeout)
+            return grade_submission(folder, phases, self.grader_command or None, self.timeout)
 
     def record(self, entries: dict[int, dict], ids: dict) -> list:
-        """Write the scores of this notebook's phase cells; returns the phases recorded."""
+        """Write the scores of this notebook's phase cells; returns the phases graded."""
         recorded = []
         with Gradebook(ids["db_url"]) as gb:
             notebook = gb.find_notebook(ids["notebook"], ids["assignment"])
@@ -73,21 +78,27 @@ class PhaseScores(NbGraderPreprocessor):
             for phase in PHASES:
                 if phase.name not in cells:
                     continue
-                if cells[phase.name].max_score != phase.points:
+                if cells[phase.name].max_score != cell_points(phase):
                     raise GraderError(
                         f"cell {phase.name} of {ids['notebook']} is worth "
-                        f"{cells[phase.name].max_score:g} points but phase {phase.number} is "
-                        f"worth {phase.points:g}: regenerate the notebook and rerun "
+                        f"{cells[phase.name].max_score:g} points but phase {phase.number} needs "
+                        f"{cell_points(phase):g}: regenerate the notebook and rerun "
                         f"generate_assignment")
-                entry = entries[phase.number]
                 grade = gb.find_grade(phase.name, ids["notebook"], ids["assignment"],
                                       ids["student"])
-                grade.auto_score = float(entry["score"])
-                grade.needs_manual_grade = grade.manual_score is not None
                 comment = gb.find_comment(phase.name, ids["notebook"], ids["assignment"],
                                           ids["student"])
-                comment.auto_comment = summary_comment(phase, entry)
-                recorded.append(phase)
+                entry = entries.get(phase.number)
+                score = float(entry["score"]) if entry else 0.0
+                if phase.bonus:
+                    grade.auto_score, grade.extra_credit = 0.0, score
+                else:
+                    grade.auto_score = score
+                grade.needs_manual_grade = grade.manual_score is not None
+                comment.auto_comment = (summary_comment(phase, entry) if entry else
+                                        "Bonus phases are not graded in this course.")
+                if entry:
+                    recorded.append(phase)
             gb.db.commit()
         return recorded
 

@@ -33,7 +33,7 @@ def cell_text(text: str) -> str:
 def phase_report(phase: Phase, entry: dict) -> str:
     """Markdown for one phase's grader entry ({"score", "max_score", "status", "tests"})."""
     lines = [
-        f"**cnnkit grader — Phase {phase.number} ({phase.title}): "
+        f"**cnnkit grader — {phase.label} ({phase.title}): "
         f"{entry['score']:g} / {entry['max_score']:g}, {STATUS_TEXT[entry['status']]}.**",
         "",
     ]
@@ -57,5 +57,6 @@ def summary_comment(phase: Phase, entry: dict) -> str:
     tests = entry.get("tests") or []
     passed = sum(1 for test in tests if test.get("passed"))
     counted = f" ({passed} of {len(tests)} grader tests passed)" if tests else ""
-    return (f"Phase {phase.number}: {entry['score']:g} / {entry['max_score']:g}, "
+    extra = " extra credit" if phase.bonus else ""
+    return (f"{phase.label}: {entry['score']:g} / {entry['max_score']:g}{extra}, "
             f"{STATUS_TEXT[entry['status']]}{counted}. Scored by the cnnkit grader.")

@@ -14,7 +14,7 @@ import numpy as np
 from cnnkit.paths import KIT_ROOT, import_scratchcnn
 from cnnkit.autograder.suite import Mistake, float_bound
 
-ref = import_scratchcnn(KIT_ROOT / "solutions", ("conv", "pool", "layers", "model"),
+ref = import_scratchcnn(KIT_ROOT / "solutions", ("conv", "pool", "layers", "model", "blocks"),
                        "_cnnkit_reference")
 
 # The guide's 2x2-filter trace on the 4x4 input 1..16 (worked by hand in the public tests).

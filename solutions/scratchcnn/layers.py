@@ -145,11 +145,18 @@ def softmax_cross_entropy(logits, y):
 
 
 class Layer:
-    """Base class: a layer without parameters."""
+    """Base class: a layer without parameters.
+
+    training: True while training (the default), False for evaluation (`CNN.train()` and
+    `CNN.eval()` set it); only layers that behave differently (BatchNorm2D, Dropout) read it.
+    buffers: state that is not trained by gradients (BatchNorm2D's running statistics).
+    """
 
     def __init__(self):
         self.params = {}
         self.grads = {}
+        self.buffers = {}
+        self.training = True
         self.cache = None
 
     def __repr__(self):
@@ -302,8 +309,8 @@ class Conv2D(Layer):
         ### END SOLUTION
 
 
-class MaxPool2D(Layer):
-    """Max pooling layer: (N, C, H, W) -> (N, C, Ho, Wo), no parameters."""
+class Pool2D(Layer):
+    """A pooling layer's window: size x size, every `stride` pixels; no parameters."""
 
     def __init__(self, size=2, stride=2):
         super().__init__()
@@ -312,7 +319,11 @@ class MaxPool2D(Layer):
         self.size, self.stride = size, stride
 
     def __repr__(self):
-        return f"MaxPool2D({self.size}, stride={self.stride})"
+        return f"{type(self).__name__}({self.size}, stride={self.stride})"
+
+
+class MaxPool2D(Pool2D):
+    """Max pooling layer: (N, C, H, W) -> (N, C, Ho, Wo), no parameters."""
 
     def forward(self, x):
         """Phase 8: max_pool_forward; keep the cache for backward."""
@@ -350,7 +361,7 @@ class MaxPool2D(Layer):
         ### BEGIN SOLUTION
         if self.stride < self.size:
             return max_pool_backward(dout, self.cache)
-        x_shape, first, offsets = self.cache  # first: (N, Ho, Wo, C), as in max_pool_forward
+        x_shape, first, offsets = self.cache  # first: (N, Ho, Wo, C), each window's first max
         N, C, H, W = x_shape
         check_float_array("dout", dout, 4, "(N, C, Ho, Wo)")
         check_shape("dout", dout, (N, C, *first.shape[1:3]))

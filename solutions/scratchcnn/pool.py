@@ -1,4 +1,4 @@
-"""Max pooling: forward (Phase 4) and backward (Phase 5).
+"""Max pooling: forward (Phase 4) and backward (Phase 5); average pooling (bonus Phase 10).
 
 Conventions:
     x    (N, C, H, W)
@@ -7,6 +7,10 @@ Conventions:
 Each window of the backward pass sends its gradient to one position only: the first maximum in
 row-major order within the window (PyTorch's rule). Overlapping windows (stride < size) sum
 their contributions.
+
+Average pooling (Phase 10) takes the mean of each window; its backward spreads each window's
+gradient evenly over the window's size*size positions, overlapping windows again summing. Global
+average pooling averages each channel over all of H, W: (N, C, H, W) -> (N, C).
 """
 
 import numpy as np
@@ -79,4 +83,85 @@ def max_pool_backward(dout, cache):
     flat_index = (plane + row * W + col).ravel()
     dx = np.bincount(flat_index, weights=dout.ravel(), minlength=N * C * H * W)
     return dx.reshape(x_shape).astype(dout.dtype)
+    ### END SOLUTION
+
+
+def avg_pool_forward(x, size=2, stride=2):
+    """Phase 10: the mean of every size x size window.
+
+    Args:
+        x: (N, C, H, W), floating dtype.
+        size: window height and width (int >= 1).
+        stride: step between windows (int >= 1).
+    Returns:
+        out: (N, C, Ho, Wo), dtype of x.
+        cache: opaque; pass it to avg_pool_backward.
+    """
+    check_float_array("x", x, 4, "(N, C, H, W)")
+    check_window_args(x.shape, size, size, stride, 0)
+    ### BEGIN SOLUTION
+    # Average pooling is linear and works on rows and columns separately: out = rows @ x @ cols.T
+    # / size**2, where rows[oh, h] is 1 when input row h lies in output row oh's windows (the
+    # sum of `size` consecutive rows of the identity, every stride-th start), cols likewise.
+    # The products add each window's values exactly once; backward is the transpose.
+    H, W = x.shape[2:]
+    rows = sliding_window_view(np.eye(H, dtype=x.dtype), size, axis=0)[::stride].sum(axis=2)
+    cols = sliding_window_view(np.eye(W, dtype=x.dtype), size, axis=0)[::stride].sum(axis=2)
+    out = rows @ x @ cols.T / (size * size)
+    return out, (x.shape, rows, cols, size * size)
+    ### END SOLUTION
+
+
+def avg_pool_backward(dout, cache):
+    """Phase 10: spread each window's gradient evenly, dout / size**2 to each of its positions.
+
+    Args:
+        dout: (N, C, Ho, Wo), dL/dout.
+        cache: from avg_pool_forward.
+    Returns:
+        dx: (N, C, H, W), dL/dx, dtype of dout. Where windows overlap (stride < size), a
+        position gets the sum of the shares of every window it lies in.
+    """
+    check_float_array("dout", dout, 4, "(N, C, Ho, Wo)")
+    ### BEGIN SOLUTION
+    x_shape, rows, cols, area = cache
+    check_shape("dout", dout, (*x_shape[:2], len(rows), len(cols)))
+    # The transpose of forward's map: rows.T spreads output row oh over its window's input rows,
+    # and the product sums the shares of overlapping windows.
+    rows, cols = rows.astype(dout.dtype, copy=False), cols.astype(dout.dtype, copy=False)
+    return rows.T @ (dout / area) @ cols
+    ### END SOLUTION
+
+
+def global_avg_pool_forward(x):
+    """Phase 10: the mean of each channel over all of its H x W positions.
+
+    Args:
+        x: (N, C, H, W), floating dtype.
+    Returns:
+        out: (N, C), dtype of x.
+        cache: opaque; pass it to global_avg_pool_backward.
+    """
+    check_float_array("x", x, 4, "(N, C, H, W)")
+    ### BEGIN SOLUTION
+    return x.mean(axis=(2, 3)), x.shape
+    ### END SOLUTION
+
+
+def global_avg_pool_backward(dout, cache):
+    """Phase 10: every position of channel c of image n gets dout[n, c] / (H*W).
+
+    Args:
+        dout: (N, C), dL/dout.
+        cache: from global_avg_pool_forward.
+    Returns:
+        dx: (N, C, H, W), dL/dx, dtype of dout.
+    """
+    check_float_array("dout", dout, 2, "(N, C)")
+    ### BEGIN SOLUTION
+    x_shape = cache
+    check_shape("dout", dout, x_shape[:2])
+    H, W = x_shape[2:]
+    # copy(): a writeable array of its own, not a read-only broadcast view
+    return np.broadcast_to((dout / (H * W))[:, :, None, None], x_shape).copy()
     ### END SOLUTION

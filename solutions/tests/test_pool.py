@@ -1,10 +1,15 @@
-"""Public tests of scratchcnn/pool.py: Phases 4 (max-pool forward) and 5 (backward)."""
+"""Public tests of scratchcnn/pool.py: Phases 4 (max-pool forward), 5 (backward) and bonus
+Phase 10 (average and global average pooling)."""
 
 import numpy as np
 import pytest
 from helpers import assert_close, assert_gradient, distinct_values, needs, numerical_gradient
 
-from scratchcnn.pool import max_pool_backward, max_pool_forward
+from scratchcnn.layers import Dense, Flatten
+from scratchcnn.pool import (
+    avg_pool_backward, avg_pool_forward, global_avg_pool_backward, global_avg_pool_forward,
+    max_pool_backward, max_pool_forward,
+)
 
 # The guide's 4x4 examples, worked by hand.
 GUIDE_A = [[1, 2, 5, 3], [6, 4, 8, 1], [2, 7, 3, 9], [1, 5, 4, 2]]
@@ -29,18 +34,20 @@ def test_guide_examples(rows, stride, expected):
                                        f"stride={stride}) out")
 
 
-@pytest.mark.phase4
+@pytest.mark.parametrize("forward, reduce", [
+    pytest.param(max_pool_forward, np.max, marks=pytest.mark.phase4, id="max"),
+    pytest.param(avg_pool_forward, np.mean, marks=pytest.mark.phase10, id="avg")])
 @pytest.mark.parametrize("shape, size, stride", [((2, 3, 7, 6), 3, 2), ((1, 2, 5, 8), 2, 3)])
-def test_output_shape_and_channels_independent(shape, size, stride):
+def test_output_shape_and_channels_independent(shape, size, stride, forward, reduce):
     x = np.random.default_rng(0).standard_normal(shape)
-    out, _ = max_pool_forward(x, size=size, stride=stride)
+    out, _ = forward(x, size=size, stride=stride)
     Ho, Wo = (shape[2] - size) // stride + 1, (shape[3] - size) // stride + 1
     assert out.shape == (*shape[:2], Ho, Wo), (
-        f"max_pool_forward(x {shape}, size={size}, stride={stride}): expected shape "
+        f"{forward.__name__}(x {shape}, size={size}, stride={stride}): expected shape "
         f"{(*shape[:2], Ho, Wo)}, got {out.shape}")
     top, left = (Ho - 1) * stride, (Wo - 1) * stride  # the last window of the last image/channel
     last = x[-1, -1, top:top + size, left:left + size]
-    assert_close(out[-1, -1, -1, -1], last.max(), f"max_pool_forward(x {shape}) last window")
+    assert_close(out[-1, -1, -1, -1], reduce(last), f"{forward.__name__}(x {shape}) last window")
 
 
 @pytest.mark.phase4
@@ -76,14 +83,103 @@ def test_overlapping_windows_sum():
                  "max_pool_backward(size=2, stride=1) dx")
 
 
-@pytest.mark.phase5
+def earlier_max_pool_forward(*args):
+    """max_pool_forward, for Phase 5's tests: Phase 4's, so skip them if it is not started."""
+    return needs(max_pool_forward, *args)
+
+
+@pytest.mark.parametrize("forward, backward", [
+    pytest.param(earlier_max_pool_forward, max_pool_backward, marks=pytest.mark.phase5, id="max"),
+    pytest.param(avg_pool_forward, avg_pool_backward, marks=pytest.mark.phase10, id="avg")])
 @pytest.mark.parametrize("shape, size, stride", [
     ((2, 3, 6, 6), 2, 2), ((2, 2, 7, 6), 3, 2), ((1, 2, 5, 7), 2, 1), ((1, 1, 8, 7), 2, 3)])
-def test_numerical_gradient(shape, size, stride):
+def test_numerical_gradient(shape, size, stride, forward, backward):
     rng = np.random.default_rng(2)
     x = distinct_values(rng, shape)
-    out, cache = needs(max_pool_forward, x, size, stride)
+    out, cache = forward(x, size, stride)
     dout = rng.standard_normal(out.shape)
-    dx = max_pool_backward(dout, cache)
-    numeric = numerical_gradient(lambda v: max_pool_forward(v, size, stride)[0], x, dout)
-    assert_gradient(dx, numeric, f"dx (x {shape}, size={size}, stride={stride})")
+    dx = backward(dout, cache)
+    numeric = numerical_gradient(lambda v: forward(v, size, stride)[0], x, dout)
+    assert_gradient(dx, numeric,
+                    f"{backward.__name__} dx (x {shape}, size={size}, stride={stride})")
+
+
+@pytest.mark.phase10
+@pytest.mark.parametrize("stride, expected", [
+    (2, [[3.5, 5.5], [11.5, 13.5]]),  # (1+2+5+6)/4 = 3.5, (3+4+7+8)/4 = 5.5, ...
+    (1, [[3.5, 4.5, 5.5], [7.5, 8.5, 9.5], [11.5, 12.5, 13.5]]),  # each step right adds 1
+], ids=["stride2", "stride1"])
+def test_avg_pool_1_to_16(stride, expected):
+    out, _ = avg_pool_forward(image(ONE_TO_16), size=2, stride=stride)
+    assert_close(out, image(expected), f"avg_pool_forward(1..16, size=2, stride={stride}) out")
+
+
+@pytest.mark.phase10
+def test_avg_pool_backward_spreads_a_quarter():
+    """2x2/2 windows don't overlap: each of a window's 4 positions gets its dout / 4."""
+    _, cache = avg_pool_forward(image(ONE_TO_16))
+    dx = avg_pool_backward(image([[1, 2], [3, 4]]), cache)
+    assert_close(dx, image([[0.25, 0.25, 0.5, 0.5], [0.25, 0.25, 0.5, 0.5],
+                            [0.75, 0.75, 1, 1], [0.75, 0.75, 1, 1]]),
+                 "avg_pool_backward(dout [[1, 2], [3, 4]], size=2, stride=2) dx")
+
+
+@pytest.mark.phase10
+def test_avg_pool_backward_overlapping_windows_sum():
+    """2x2 windows at stride 1 on 4x4, dout all ones: a corner lies in 1 window (1/4), an edge
+    position in 2 (2/4), a centre position in 4 (4/4)."""
+    _, cache = avg_pool_forward(image(ONE_TO_16), 2, 1)
+    dx = avg_pool_backward(np.ones((1, 1, 3, 3)), cache)
+    assert_close(dx, image([[0.25, 0.5, 0.5, 0.25], [0.5, 1, 1, 0.5],
+                            [0.5, 1, 1, 0.5], [0.25, 0.5, 0.5, 0.25]]),
+                 "avg_pool_backward(dout ones, size=2, stride=1) dx")
+
+
+@pytest.mark.phase10
+def test_global_avg_pool_1_to_16():
+    """The mean of 1..16 is 8.5; dL/dout = 2 gives each of the 16 positions 2/16 = 0.125."""
+    out, cache = global_avg_pool_forward(image(ONE_TO_16))
+    assert_close(out, [[8.5]], "global_avg_pool_forward(1..16) out")
+    dx = global_avg_pool_backward(np.full((1, 1), 2.0), cache)
+    assert_close(dx, np.full((1, 1, 4, 4), 0.125), "global_avg_pool_backward(dout 2) dx")
+
+
+@pytest.mark.phase10
+def test_global_avg_pool_numerical_gradient():
+    rng = np.random.default_rng(5)
+    x, dout = rng.standard_normal((2, 3, 5, 4)), rng.standard_normal((2, 3))
+    out, cache = global_avg_pool_forward(x)
+    assert_close(out, x.mean(axis=(2, 3)), "global_avg_pool_forward(x (2, 3, 5, 4)) out")
+    numeric = numerical_gradient(lambda v: global_avg_pool_forward(v)[0], x, dout)
+    assert_gradient(global_avg_pool_backward(dout, cache), numeric, "dx (x (2, 3, 5, 4))")
+
+
+@pytest.mark.phase10
+@pytest.mark.parametrize("forward, backward", [
+    (avg_pool_forward, avg_pool_backward),
+    (global_avg_pool_forward, global_avg_pool_backward)], ids=["avg", "global"])
+def test_avg_pools_keep_float32_and_input(forward, backward):
+    x = np.random.default_rng(6).standard_normal((2, 2, 4, 4)).astype(np.float32)
+    before = x.copy()
+    out, cache = forward(x)
+    assert out.dtype == np.float32, f"{forward.__name__}: float32 in must give float32 out"
+    assert np.array_equal(x, before), f"{forward.__name__} must not modify x"
+    dx = backward(np.ones_like(out), cache)
+    assert dx.dtype == np.float32, f"{backward.__name__}: float32 dout must give float32 dx"
+
+
+@pytest.mark.phase10
+def test_global_pooling_head_needs_far_fewer_parameters():
+    """The guide's head after its last pool, (N, 64, 5, 5): Flatten + Dense(1600 -> 128) holds
+    1600*128 + 128 = 204,928 parameters; global average pooling + Dense(64 -> 10) holds
+    64*10 + 10 = 650."""
+    from scratchcnn.blocks import GlobalAvgPool2D  # here: a broken blocks.py fails only this test
+
+    features = np.random.default_rng(7).standard_normal((2, 64, 5, 5))
+    flattened = needs(Flatten().forward, features)
+    pooled = GlobalAvgPool2D().forward(features)
+    assert pooled.shape == (2, 64), f"GlobalAvgPool2D: expected shape (2, 64), got {pooled.shape}"
+    for head, expected in [(Dense(flattened.shape[1], 128), 204_928),
+                           (Dense(pooled.shape[1], 10), 650)]:
+        count = sum(p.size for p in head.params.values())
+        assert count == expected, f"{head!r}: expected {expected:,} parameters, got {count:,}"

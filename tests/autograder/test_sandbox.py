@@ -555,14 +555,17 @@ def test_non_array_returns_are_type_errors_per_output(tmp_path):
         import numpy as np
 
         def f(x):
-            return x, "text", np.array([{}], dtype=object), 2.5
+            return x, "text", np.array([{}], dtype=object), 2.5, [3, 4, 8], ["a"], [[1], [2, 3]]
     """)
     result = run_job(submission, [call("a", "conv.f", X)], INPUTS, limits=LIMITS)
     res = result.calls["a"]
     assert res.status == "ok"
-    assert sorted(res.outputs) == ["0", "3"] and res.outputs["3"].ndim == 0
+    assert sorted(res.outputs) == ["0", "3", "4"] and res.outputs["3"].ndim == 0
+    assert res.outputs["4"].tolist() == [3, 4, 8]  # a list of numbers is one array
     assert "returned str" in res.output_errors["1"]
     assert "dtype object" in res.output_errors["2"]
+    assert "dtype <U1" in res.output_errors["5"]
+    assert "inhomogeneous" in res.output_errors["6"]
 
 
 def test_monkeypatching_numpy_and_the_stdlib_in_the_child_changes_nothing(tmp_path):
@@ -621,3 +624,62 @@ def test_forged_result_files_are_rejected_or_count_only_as_answers(tmp_path):
     assert res["c3"].status == "invalid" and "output names" in res["c3"].message
     assert "not a regular file" in res["c4"].output_errors[""]
     np.testing.assert_array_equal(res["c5"].outputs["answer"], np.full(3, 7.0))
+
+
+def test_layer_recipe_options_for_stateful_layers_and_blocks(tmp_path):
+    """"training", "buffers", a list of forward inputs (out.0, out.1) and buffers as outputs;
+    a block's "inner.k" params set on its inner layer, in the layer and the model recipe."""
+    submission = make_submission(tmp_path, blocks="""
+        import numpy as np
+
+        class Counter:  # adds the number of training steps so far to x
+            def __init__(self):
+                self.params, self.grads, self.training = {}, {}, True
+                self.buffers = {"steps": np.zeros(1)}
+
+            def forward(self, x):
+                if self.training:
+                    self.buffers["steps"] += 1
+                return x + self.buffers["steps"]
+
+        class Scale:
+            def __init__(self):
+                self.params, self.grads = {"w": np.ones(1)}, {}
+
+            def forward(self, x):
+                return x * self.params["w"]
+
+        class Block:  # its params are its inner layer's, read through a property
+            def __init__(self):
+                self.layers = {"inner": Scale()}
+
+            @property
+            def params(self):
+                return {f"inner.{k}": v for k, v in self.layers["inner"].params.items()}
+
+            def forward(self, x):
+                return self.layers["inner"].forward(x)
+    """, model=HONEST["model"])
+    inputs = {**INPUTS, "ten": np.array([10.0]), "three": np.array([3.0])}
+    calls = [
+        {"id": "steps", "recipe": "layer", "class": "blocks.Counter",
+         "buffers": {"steps": {"array": "ten"}}, "forward": [X, X]},
+        {"id": "eval", "recipe": "layer", "class": "blocks.Counter", "training": False,
+         "forward": X},
+        {"id": "block", "recipe": "layer", "class": "blocks.Block",
+         "params": {"inner.w": {"array": "three"}}, "forward": X},
+        {"id": "model", "recipe": "model", "class": "model.CNN",
+         "layers": [{"class": "blocks.Block"}], "params": {"0.inner.w": {"array": "three"}},
+         "forward": X},
+    ]
+    result = run_job(submission, calls, inputs, limits=LIMITS)
+    got = {cid: c.outputs for cid, c in result.calls.items()}
+    x = INPUTS["x"]
+    assert {cid: c.status for cid, c in result.calls.items()} == dict.fromkeys(got, "ok")
+    np.testing.assert_array_equal(got["steps"]["out.0"], x + 11)
+    np.testing.assert_array_equal(got["steps"]["out.1"], x + 12)
+    np.testing.assert_array_equal(got["steps"]["buffers.steps"], [12.0])
+    np.testing.assert_array_equal(got["eval"]["out"], x)
+    np.testing.assert_array_equal(got["eval"]["buffers.steps"], [0.0])
+    for cid in ("block", "model"):
+        np.testing.assert_array_equal(got[cid]["out"], x * 3)

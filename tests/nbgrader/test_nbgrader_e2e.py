@@ -28,9 +28,10 @@ from traitlets.config import Config
 
 from cnnkit.autograder.nbgrader import workflow
 from cnnkit.autograder.nbgrader.course import DEFAULT_ASSIGNMENT, REFERENCE, create_course
-from cnnkit.autograder.nbgrader.grading import STUDENT_FILES, grade_submission, phase_scores
+from cnnkit.autograder.nbgrader.grading import (STUDENT_FILES, cell_points, grade_submission,
+                                                phase_scores)
 from cnnkit.autograder.grade import SUITES
-from cnnkit.phases import PHASES, SUBMITTED_MODEL
+from cnnkit.phases import CORE_PHASES, MAX_TOTAL, PHASES, SUBMITTED_MODEL
 from cnnkit.release import release_files
 
 pytestmark = pytest.mark.slow  # minutes: nbgrader start-ups, the grader on four students
@@ -124,7 +125,7 @@ def prepare_submission(name: str, work: Path, model: Path) -> None:
                 meta["points"] = 1000  # inflate every phase
                 cell.source = "Phase done, full marks."
         nb.cells = [c for c in nb.cells
-                    if c.metadata.get("nbgrader", {}).get("grade_id") != PHASES[-1].name]
+                    if c.metadata.get("nbgrader", {}).get("grade_id") != CORE_PHASES[-1].name]
         nb.cells += [nbformat.v4.new_code_cell(src) for src in TAMPER_CELLS]
         nb.cells.append(nbformat.v4.new_code_cell("print('bonus')", metadata={"nbgrader": {
             "grade": True, "solution": False, "grade_id": "bonus", "points": 100,
@@ -188,6 +189,7 @@ def test_csv_has_each_phase_score(graded, name):
         if expected is not None:
             assert float(row[phase_name]) == expected, (name, phase_name, row)
     assert float(row["raw_score"]) == pytest.approx(sum(float(row[p.name]) for p in PHASES))
+    assert float(row["max_score"]) == MAX_TOTAL  # bonus points are extra credit on top
     assert row["needs_manual_grade"] == "no"
 
 
@@ -222,7 +224,8 @@ def test_tampering_writes_nothing_to_the_gradebook(graded):
         grades = [g for nb in submission.notebooks for g in nb.grades]
         assert {g.cell.name for g in grades} == {p.name for p in PHASES}
         assert all(g.manual_score is None for g in grades)
-        assert {g.cell.name: g.max_score for g in grades} == {p.name: p.points for p in PHASES}
+        assert {g.cell.name: g.max_score for g in grades} == {p.name: cell_points(p)
+                                                              for p in PHASES}
 
 
 def test_student_files_are_graded_not_overwritten(graded):
@@ -240,14 +243,14 @@ def feedback_html(graded, name) -> str:
 def test_feedback_reports_each_phase(graded):
     stubs = feedback_html(graded, "stubs")
     for p in PHASES:
-        assert f"cnnkit grader — Phase {p.number} ({p.title}): 0 / {p.points:g}" in stubs
+        assert f"cnnkit grader — {p.label} ({p.title}): 0 / {p.points:g}" in stubs
     assert "not started" in stubs
     bug = feedback_html(graded, "bug_phase1")
     assert "This looks like: the kernel is flipped" in bug  # the grader's hint reaches the student
     tamper = feedback_html(graded, "tamperer")
     assert "/ 1000" not in tamper  # inflated points were reset to the phases table's
     for p in PHASES:  # every phase cell, the deleted one restored, has its table points
-        assert re.search(rf'href="#{p.name}">Task</a> \(Score: [\d.]+ / {float(p.points)}\)',
+        assert re.search(rf'href="#{p.name}">Task</a> \(Score: [\d.]+ / {float(cell_points(p))}\)',
                          tamper), p.name
 
 
@@ -268,3 +271,27 @@ def test_nothing_hidden_in_release_or_feedback(graded):
         # the reference/bug students' own code is quoted nowhere in the HTML feedback
         assert not leaked, (path, leaked[:3])
         assert not any(secret in text for secret in secrets), path
+
+
+def test_a_course_that_switches_bonus_phases_off_scores_them_zero(tmp_path, reference_run):
+    """`bonus = false` in the course's cnnkit.toml: the reference earns the 100 core points and
+    no extra credit, and no bonus cell waits for a manual grade."""
+    course = create_course(tmp_path / "course", COURSE_ID, exchange=tmp_path / "exchange")
+    config = course / "cnnkit.toml"
+    config.write_text(config.read_text().replace("bonus = true", "bonus = false"))
+    workflow.add_students(course, ["reference"])
+    workflow.release(course, ASSIGNMENT)
+    home = tmp_path / "home" / "reference"
+    home.mkdir(parents=True)
+    student_exchange(ExchangeFetchAssignment, home, "reference", tmp_path / "exchange")
+    prepare_submission("reference", home / ASSIGNMENT, reference_run / "model.npz")
+    student_exchange(ExchangeSubmit, home, "reference", tmp_path / "exchange")
+    workflow.grade(course, ASSIGNMENT, course / "grades.csv")
+    with open(course / "grades.csv", newline="") as fh:
+        row = next(csv.DictReader(fh))
+    assert {p.name: float(row[p.name]) for p in PHASES} == {
+        p.name: 0.0 if p.bonus else p.points for p in PHASES}
+    assert float(row["raw_score"]) == float(row["max_score"]) == MAX_TOTAL
+    assert row["needs_manual_grade"] == "no"
+    assert "Bonus phases are not graded in this course" in feedback_html(
+        {"course": course}, "reference")
