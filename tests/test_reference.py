@@ -118,7 +118,8 @@ def max_pool_backward_loops(x, dout, size, stride):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("shape, size, stride", [
     ((2, 3, 8, 8), 2, 2), ((2, 3, 7, 9), 3, 2), ((2, 2, 6, 7), 2, 1), ((1, 2, 9, 8), 2, 3),
-    ((3, 2, 7, 7), 3, 1), ((1, 1, 5, 6), 1, 1)])
+    ((3, 2, 7, 7), 3, 1), ((1, 1, 5, 6), 1, 1),
+    ((1, 2, 6, 140), 3, 3)])  # wide: the first-maximum priorities no longer fit in a byte
 def test_max_pool_matches_loops_with_ties(shape, size, stride, dtype):
     rng = np.random.default_rng(8)
     x = rng.integers(0, 4, shape).astype(dtype)  # plenty of ties and plateaus

@@ -42,11 +42,21 @@ def max_pool_forward(x, size=2, stride=2):
     # trailing axis of length k would call a tiny loop once per window.
     by_offset = windows.transpose(4, 5, 0, 1, 2, 3).reshape(k, N, C, Ho, Wo)
     out = by_offset.max(axis=0)
-    # The first maximum in row-major order: give offset o the priority k - o, keep the highest
-    # priority among the offsets that hold the maximum (np.where or argmax here are far slower).
-    priority = np.arange(k, 0, -1, dtype=np.min_scalar_type(k)).reshape(k, 1, 1, 1, 1)
-    first = k - ((by_offset == out) * priority).max(axis=0)
-    cache = (x.shape, first, size, stride)
+    # Backward needs the flat index in x of each window's first maximum (row-major order):
+    # the window's top-left corner plus the offset's shift i*W + j (o = i*size + j). Shifts
+    # grow with o, so the first maximum has the smallest shift among the offsets holding the
+    # maximum: give offset o the priority top - shift[o] and keep the highest (np.where or an
+    # argmax over the offsets are far slower).
+    H, W = x.shape[2:]
+    shift = np.arange(k) // size * W + np.arange(k) % size
+    top = shift[-1] + 1
+    priority = (top - shift).astype(np.min_scalar_type(top)).reshape(k, 1, 1, 1, 1)
+    corner = np.arange(Ho).reshape(Ho, 1) * (stride * W) + np.arange(Wo) * stride  # (Ho, Wo)
+    index = np.arange(N * C).reshape(N, C, 1, 1) * (H * W) + (corner + top)
+    holds_max = (by_offset == out).view(np.uint8)  # 0/1 per offset, no copy
+    # In place (less memory) when the priorities fit in a byte: images up to ~127 pixels wide.
+    index -= np.multiply(holds_max, priority, out=holds_max if top < 256 else None).max(axis=0)
+    cache = (x.shape, index, stride < size)
     return out, cache
     ### END SOLUTION
 
@@ -62,26 +72,15 @@ def max_pool_backward(dout, cache):
     """
     check_float_array("dout", dout, 4, "(N, C, Ho, Wo)")
     ### BEGIN SOLUTION
-    x_shape, first, size, stride = cache
-    check_shape("dout", dout, first.shape)
-    if stride >= size:
-        # Windows don't overlap: each position of x is in at most one window, so the gradient
-        # is written (not summed) through a writeable view of dx's windows, offsets first.
+    x_shape, index, overlapping = cache
+    check_shape("dout", dout, index.shape)
+    if not overlapping:
+        # Each position of x is in at most one window: one scatter writes the whole gradient.
         dx = np.zeros(x_shape, dtype=dout.dtype)
-        windows = sliding_window_view(dx, (size, size), axis=(2, 3), writeable=True)
-        windows = windows[:, :, ::stride, ::stride].transpose(4, 5, 0, 1, 2, 3)
-        offsets = np.arange(size * size, dtype=first.dtype).reshape(-1, 1, 1, 1, 1)
-        is_first = (first == offsets).reshape(windows.shape)  # (size, size, N, C, Ho, Wo)
-        np.multiply(is_first, dout, out=windows)
+        dx.reshape(-1)[index.reshape(-1)] = dout.reshape(-1)
         return dx
     # Overlapping windows may share a maximum: bincount sums their contributions.
-    N, C, H, W = x_shape
-    Ho, Wo = first.shape[2:]
-    row = np.arange(Ho)[:, None] * stride + first // size
-    col = np.arange(Wo)[None, :] * stride + first % size
-    plane = np.arange(N * C).reshape(N, C, 1, 1) * (H * W)
-    flat_index = (plane + row * W + col).ravel()
-    dx = np.bincount(flat_index, weights=dout.ravel(), minlength=N * C * H * W)
+    dx = np.bincount(index.reshape(-1), weights=dout.reshape(-1), minlength=int(np.prod(x_shape)))
     return dx.reshape(x_shape).astype(dout.dtype)
     ### END SOLUTION
 
