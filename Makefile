@@ -12,9 +12,12 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # bubblewrap is the grader's sandbox (Debian/Ubuntu, as root). Without it `cnnkit grade` still
-# works, with resource limits only and a loud warning.
+# works, with resource limits only and a loud warning. dataset-fashion-mnist installs
+# Fashion-MNIST in /usr/share/datasets/fashion-mnist (`cnnkit train --dataset fashion`).
 system-deps:
 	command -v bwrap >/dev/null || (apt-get update -qq && apt-get install -y -qq bubblewrap)
+	test -f /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz || \
+		(apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist)
 
 # The main job: the reference trains the guide's CNN on all of MNIST to >= 99% test accuracy.
 # MNIST: DATA=folder, else $$CNNKIT_DATA, else downloaded into the user's cache.

@@ -26,8 +26,8 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from .parallel import DataParallel, blas_threads
-from .train import Recipe, default_threads, load_impl, lr_at, no_input_grad, peak_memory_mib
+from .parallel import blas_threads
+from .train import Recipe, default_threads, fast_training, load_impl, lr_at, peak_memory_mib
 
 # (name, kind, input shape without the batch, filter shape or pool size)
 OPS = (
@@ -223,8 +223,7 @@ def time_epoch(impl, x, y, recipe: Recipe) -> float:
     model = impl.model.build_guide_cnn(rng=recipe.seed)
     optimizer = impl.model.SGD(lr=recipe.lr, momentum=recipe.momentum)
     steps = math.ceil(len(x) / recipe.batch_size)
-    with no_input_grad(model), DataParallel(model, recipe.threads) as parallel, blas_threads(
-            1 if recipe.threads > 1 else None):
+    with fast_training(model, recipe.threads) as parallel:
         start = time.perf_counter()
         impl.train.train_epoch(parallel, optimizer, x, y, batch_size=recipe.batch_size,
                                rng=recipe.seed, lr_schedule=lambda s: lr_at(recipe, s, steps))

@@ -1,22 +1,31 @@
-"""MNIST: the four standard files, where they are found, downloading and loading them.
+"""MNIST-format datasets: where their four files are found, downloading and loading them.
 
-Where the files are looked for (`resolve_data_dir`), first match wins:
+Every function takes `dataset`, a name from `DATASETS` ("mnist", the default, or "fashion" for
+Fashion-MNIST; see cnnkit.data.datasets). Where the files are looked for (`resolve_data_dir`),
+first match wins:
 1. the `data_dir` argument,
-2. the folder named by the environment variable CNNKIT_DATA,
-3. the per-user cache folder (`default_cache_dir()`, overridable by `cache_dir`), into which
-   missing files are downloaded from public mirrors (`MIRRORS`) and md5-checked.
+2. the folder named by the dataset's environment variable (CNNKIT_DATA for MNIST,
+   CNNKIT_FASHION_DATA for Fashion-MNIST),
+3. a system install location (Fashion-MNIST: /usr/share/datasets/fashion-mnist, from the Debian
+   package dataset-fashion-mnist), if all four files are there with the right IDX headers,
+4. the per-user cache folder (`default_cache_dir()`, overridable by `cache_dir`), into which
+   missing files are downloaded from public mirrors and md5-checked.
 
-A folder given by argument or CNNKIT_DATA is the user's own copy: it is validated structurally
-(gzip, IDX magic numbers, shapes, label range; problems are errors), while an md5 that differs
-from the official one is only a ChecksumWarning. Downloads, by contrast, must match the md5
+A folder found in 1-3 is a copy made elsewhere: it is validated structurally (gzip, IDX magic
+numbers, shapes, label range; problems are errors), while an md5 that differs from the official
+one is only a ChecksumWarning. A .gz file whose md5 differs but whose uncompressed content
+matches the published md5 of the uncompressed file (Fashion-MNIST publishes them; the Debian
+package recompresses) is the official data. Downloads, by contrast, must match the .gz md5
 exactly. Uncompressed files (the same names without ".gz") are accepted when the .gz is absent;
-they are validated structurally only, as the official checksums are those of the .gz files.
+they are checked against the uncompressed md5 where one is published (not for MNIST).
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import os
+import struct
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -27,66 +36,34 @@ import numpy as np
 import platformdirs
 from numpy.typing import DTypeLike
 
+from .datasets import MNIST_DATASET, Dataset, MnistFile, get_dataset
 from .download import download_file
-from .idx import IdxError, gunzip, parse_idx, ubyte_magic
+from .idx import IdxError, gunzip, parse_idx
 
-ENV_VAR = "CNNKIT_DATA"
-
-# Tried in order. Each serves the four official .gz files under these exact names.
-MIRRORS: tuple[str, ...] = (
-    "https://ossci-datasets.s3.amazonaws.com/mnist/",
-    "https://storage.googleapis.com/cvdf-datasets/mnist/",
-    "http://yann.lecun.com/exdb/mnist/",
-)
-
-OFFLINE_HINT = (f"Without network access, put the four MNIST files in a folder and pass it as "
-                f"data_dir (cnnkit data ... --data DIR) or set {ENV_VAR}.")
-
-
-@dataclass(frozen=True)
-class MnistFile:
-    """One of the four standard MNIST files: its name, official md5 and array shape."""
-
-    filename: str  # the .gz name; the uncompressed file drops ".gz"
-    md5: str  # of the official .gz file
-    shape: tuple[int, ...]  # (N, 28, 28) for images, (N,) for labels
-
-    @property
-    def magic(self) -> int:
-        """IDX magic number: 2051 for images (3-D), 2049 for labels (1-D)."""
-        return ubyte_magic(len(self.shape))
-
-    @property
-    def is_labels(self) -> bool:
-        return len(self.shape) == 1
-
-    @property
-    def raw_filename(self) -> str:
-        return self.filename.removesuffix(".gz")
-
-
-TRAIN_IMAGES = MnistFile("train-images-idx3-ubyte.gz", "f68b3c2dcbeaaa9fbdd348bbdeb94873", (60000, 28, 28))
-TRAIN_LABELS = MnistFile("train-labels-idx1-ubyte.gz", "d53e105ee54ea40749a09fcbcd1e9432", (60000,))
-TEST_IMAGES = MnistFile("t10k-images-idx3-ubyte.gz", "9fb629c4189551a2d022fa330f9573f3", (10000, 28, 28))
-TEST_LABELS = MnistFile("t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c", (10000,))
-FILES: tuple[MnistFile, ...] = (TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS)
+# MNIST's entry, by the names this module has always exported.
+ENV_VAR = MNIST_DATASET.env_var
+MIRRORS = MNIST_DATASET.mirrors
+OFFLINE_HINT = MNIST_DATASET.offline_hint
+FILES = MNIST_DATASET.files
+TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS = FILES
 
 NUM_CLASSES = 10
 
 
 class ChecksumWarning(UserWarning):
-    """A local MNIST file is structurally valid but its md5 differs from the official one."""
+    """A local file is structurally valid but its md5 differs from the official one."""
 
 
 @dataclass(frozen=True, eq=False)
 class MNIST:
-    """The MNIST arrays, all read-only (index or copy them to get writable arrays).
+    """The arrays of an MNIST-format dataset, all read-only (index or copy them to write).
 
     x_train: (60000, 28, 28) uint8, 0 = background .. 255 = ink.
-    y_train: (60000,) int64 digit labels in 0..9.
+    y_train: (60000,) int64 labels in 0..9 (their names: `dataset.class_names`).
     x_test: (10000, 28, 28) uint8.
     y_test: (10000,) int64.
     folder: the folder the four files were read from.
+    dataset: the registry entry (cnnkit.data.datasets) the files are of.
     Use `to_nchw_float(mnist.x_train)` for network input of shape (N, 1, 28, 28).
     """
 
@@ -95,6 +72,7 @@ class MNIST:
     x_test: np.ndarray
     y_test: np.ndarray
     folder: Path
+    dataset: Dataset = MNIST_DATASET
 
 
 @dataclass(frozen=True)
@@ -106,12 +84,14 @@ class FileReport:
     shape: tuple[int, ...] | None = None
     md5: str | None = None  # of the file as stored
     error: str | None = None
+    # True/False: the file is/is not the official data (see `_is_official`); None when there is
+    # nothing to compare (missing, or uncompressed without a published md5).
+    md5_matches: bool | None = None
 
     @property
-    def md5_matches(self) -> bool | None:
-        """True/False for a .gz file, None when there is nothing to compare (missing, uncompressed)."""
-        expected = _official_md5(self.path, self.spec) if self.path is not None else None
-        return None if expected is None or self.md5 is None else self.md5 == expected
+    def official_md5(self) -> str | None:
+        """The published md5 of the file in the form found (.gz or uncompressed)."""
+        return _official_md5(self.path, self.spec) if self.path is not None else None
 
 
 def to_nchw_float(images: np.ndarray, dtype: DTypeLike = np.float32) -> np.ndarray:
@@ -128,23 +108,42 @@ def to_nchw_float(images: np.ndarray, dtype: DTypeLike = np.float32) -> np.ndarr
     return out
 
 
-def default_cache_dir() -> Path:
-    """The per-user cache folder: platformdirs' user data dir for "cnnkit", subfolder "mnist"."""
-    return platformdirs.user_data_path("cnnkit") / "mnist"
+def default_cache_dir(dataset: str = "mnist") -> Path:
+    """The per-user cache folder: platformdirs' user data dir for "cnnkit", subfolder "mnist"
+    (Fashion-MNIST: "fashion-mnist")."""
+    return platformdirs.user_data_path("cnnkit") / get_dataset(dataset).cache_name
 
 
-def resolve_data_dir(data_dir: str | Path | None = None,
-                     cache_dir: str | Path | None = None) -> tuple[Path, str]:
-    """The folder to read MNIST from and where that choice came from.
+def resolve_data_dir(data_dir: str | Path | None = None, cache_dir: str | Path | None = None,
+                     *, dataset: str = "mnist") -> tuple[Path, str]:
+    """The folder to read `dataset` from and where that choice came from.
 
-    Returns (folder, source) with source "data_dir", ENV_VAR ("CNNKIT_DATA") or "cache". The cache
-    folder is `cache_dir` if given, else `default_cache_dir()`.
+    Returns (folder, source) with source "data_dir", the dataset's environment variable (e.g.
+    "CNNKIT_DATA"), "system" (an install location holding the files) or "cache". The cache
+    folder is `cache_dir` if given, else `default_cache_dir(dataset)`.
     """
+    entry = get_dataset(dataset)
     if data_dir is not None:
         return Path(data_dir), "data_dir"
-    if os.environ.get(ENV_VAR):
-        return Path(os.environ[ENV_VAR]), ENV_VAR
-    return (Path(cache_dir) if cache_dir is not None else default_cache_dir()), "cache"
+    if os.environ.get(entry.env_var):
+        return Path(os.environ[entry.env_var]), entry.env_var
+    for folder in entry.system_dirs:
+        if all(_has_header(find_file(folder, spec), spec) for spec in entry.files):
+            return folder, "system"
+    return (Path(cache_dir) if cache_dir is not None else default_cache_dir(dataset)), "cache"
+
+
+def _has_header(path: Path | None, spec: MnistFile) -> bool:
+    """Whether `path` exists and starts with the IDX header of `spec` (magic number and shape):
+    a cheap check that an install location holds the dataset; loading validates every byte."""
+    if path is None:
+        return False
+    header = struct.pack(f">{1 + len(spec.shape)}I", spec.magic, *spec.shape)
+    try:
+        with (gzip.open if path.suffix == ".gz" else open)(path, "rb") as f:
+            return f.read(len(header)) == header
+    except (OSError, EOFError):  # unreadable, not gzip, cut off
+        return False
 
 
 def find_file(folder: Path, spec: MnistFile) -> Path | None:
@@ -156,19 +155,37 @@ def find_file(folder: Path, spec: MnistFile) -> Path | None:
 
 
 def read_mnist_file(path: str | Path, spec: MnistFile) -> tuple[np.ndarray, str]:
-    """Read and structurally validate one MNIST file (gzip if its name ends in ".gz").
+    """Read and structurally validate one MNIST-format file (gzip if its name ends in ".gz").
 
     Returns (values, md5 of the stored file): values is (N, 28, 28) uint8 for images or (N,)
     int64 for labels, read-only. Raises IdxError naming the file and what is wrong.
     """
-    path = Path(path)
+    values, md5, _ = _read(Path(path), spec)
+    return values, md5
+
+
+def _read(path: Path, spec: MnistFile) -> tuple[np.ndarray, str, bool | None]:
+    """`read_mnist_file`'s (values, md5) plus whether the file is the official one (`_is_official`)."""
     raw = path.read_bytes()
-    values = _decode(raw, str(path), path.suffix == ".gz", spec)
-    return values, hashlib.md5(raw).hexdigest()
+    data = gunzip(raw, str(path)) if path.suffix == ".gz" else raw
+    values = _parse(data, str(path), spec)
+    md5 = hashlib.md5(raw).hexdigest()
+    return values, md5, _is_official(path, spec, md5, data)
 
 
-def _decode(raw: bytes, name: str, compressed: bool, spec: MnistFile) -> np.ndarray:
-    data = gunzip(raw, name) if compressed else raw
+def _is_official(path: Path, spec: MnistFile, md5: str, data: bytes) -> bool | None:
+    """A .gz file is official if its md5 is, or failing that its uncompressed `data`'s md5 is
+    the published `raw_md5` (a recompressed copy of the same data). An uncompressed file is
+    checked against `raw_md5`; None if there is none."""
+    if path.name == spec.filename and md5 == spec.md5:
+        return True
+    if spec.raw_md5 is None:
+        return None if path.name != spec.filename else False
+    return hashlib.md5(data).hexdigest() == spec.raw_md5
+
+
+def _parse(data: bytes, name: str, spec: MnistFile) -> np.ndarray:
+    """The uncompressed IDX bytes of the file `name` -> its validated values (see read_mnist_file)."""
     values = parse_idx(data, name, spec.magic)
     if values.shape != spec.shape:
         raise IdxError(f"{name}: shape must be {spec.shape} (got {values.shape})")
@@ -189,88 +206,96 @@ def _checked_labels(labels: np.ndarray, name: str) -> np.ndarray:
 
 
 def _official_md5(path: Path, spec: MnistFile) -> str | None:
-    """The official md5 applies to the .gz file only."""
-    return spec.md5 if path.name == spec.filename else None
+    """The published md5 of the file in the form found: .gz, or uncompressed (None if unknown)."""
+    return spec.md5 if path.name == spec.filename else spec.raw_md5
 
 
 def _validate_download(path: Path, spec: MnistFile) -> None:
     """Structural check of a downloaded temporary file, reported under the file's real name."""
-    _decode(path.read_bytes(), spec.filename, True, spec)
+    _parse(gunzip(path.read_bytes(), spec.filename), spec.filename, spec)
 
 
-def download_mnist(dest: str | Path | None = None, *, mirrors: Sequence[str] = MIRRORS,
+def download_mnist(dest: str | Path | None = None, *, mirrors: Sequence[str] | None = None,
                    md5s: Mapping[str, str] | None = None, force: bool = False, retries: int = 2,
-                   timeout: float = 30.0, backoff: float = 1.0, quiet: bool = False) -> Path:
-    """Download the MNIST files missing from `dest` (default: `default_cache_dir()`); return `dest`.
+                   timeout: float = 30.0, backoff: float = 1.0, quiet: bool = False,
+                   dataset: str = "mnist") -> Path:
+    """Download the files of `dataset` missing from `dest` (default: `default_cache_dir(dataset)`);
+    return `dest`.
 
     A file already present (.gz or uncompressed) is kept unless `force`; even then it is only
     replaced by a download that passed every check. Each download must match its official md5,
-    or the md5 given for its filename in `md5s`. `mirrors`, `retries`, `timeout`, `backoff` and
-    `quiet` are passed to `download_file`; raises DownloadError (ChecksumError) on failure.
+    or the md5 given for its filename in `md5s`. `mirrors` (default: the dataset's), `retries`,
+    `timeout`, `backoff` and `quiet` are passed to `download_file`; raises DownloadError
+    (ChecksumError) on failure.
     """
-    dest = Path(dest) if dest is not None else default_cache_dir()
+    entry = get_dataset(dataset)
+    dest = Path(dest) if dest is not None else default_cache_dir(dataset)
     md5s = md5s or {}
-    for spec in FILES:
+    for spec in entry.files:
         if force or find_file(dest, spec) is None:
-            download_file(spec.filename, dest, mirrors, md5=md5s.get(spec.filename, spec.md5),
+            download_file(spec.filename, dest, entry.mirrors if mirrors is None else mirrors,
+                          md5=md5s.get(spec.filename, spec.md5),
                           validate=partial(_validate_download, spec=spec), retries=retries,
-                          timeout=timeout, backoff=backoff, quiet=quiet, hint=OFFLINE_HINT)
+                          timeout=timeout, backoff=backoff, quiet=quiet, hint=entry.offline_hint)
     return dest
 
 
 def load_mnist(data_dir: str | Path | None = None, download: bool = True, *,
-               cache_dir: str | Path | None = None, mirrors: Sequence[str] = MIRRORS,
-               quiet: bool = False) -> MNIST:
-    """Load MNIST from the folder chosen by `resolve_data_dir` (see the module docstring).
+               cache_dir: str | Path | None = None, mirrors: Sequence[str] | None = None,
+               quiet: bool = False, dataset: str = "mnist") -> MNIST:
+    """Load `dataset` from the folder chosen by `resolve_data_dir` (see the module docstring).
 
-    Only the cache folder is ever downloaded into (missing files, if `download`). Raises
-    FileNotFoundError if the folder or a file is missing, IdxError if a file is malformed,
-    DownloadError if a download fails; warns (ChecksumWarning) if a .gz file is valid but its
-    md5 is not the official one. Returns an `MNIST` (x: (N, 28, 28) uint8, y: (N,) int64).
+    Only the cache folder is ever downloaded into (missing files, if `download`, from `mirrors`,
+    default: the dataset's). Raises FileNotFoundError if the folder or a file is missing,
+    IdxError if a file is malformed, DownloadError if a download fails; warns (ChecksumWarning)
+    if a file is valid but not the official one. Returns an `MNIST` (x: (N, 28, 28) uint8,
+    y: (N,) int64).
     """
-    folder, source = resolve_data_dir(data_dir, cache_dir)
+    entry = get_dataset(dataset)
+    folder, source = resolve_data_dir(data_dir, cache_dir, dataset=dataset)
     if source == "cache" and download:
-        download_mnist(folder, mirrors=mirrors, quiet=quiet)
-    paths = _require_files(folder, source, can_download=source == "cache")
+        download_mnist(folder, mirrors=mirrors, quiet=quiet, dataset=dataset)
+    paths = _require_files(entry, folder, source, can_download=source == "cache")
     arrays = []
-    for spec, path in zip(FILES, paths, strict=True):
-        values, md5 = read_mnist_file(path, spec)
-        expected = _official_md5(path, spec)
-        if expected is not None and md5 != expected:
-            warnings.warn(_mismatch_message(path, expected, md5), ChecksumWarning, stacklevel=2)
+    for spec, path in zip(entry.files, paths, strict=True):
+        values, md5, official = _read(path, spec)
+        if official is False:
+            warnings.warn(_mismatch_message(entry, path, _official_md5(path, spec), md5),
+                          ChecksumWarning, stacklevel=2)
         arrays.append(values)
-    return MNIST(*arrays, folder=folder)
+    return MNIST(*arrays, folder=folder, dataset=entry)
 
 
-def _require_files(folder: Path, source: str, can_download: bool) -> list[Path]:
+def _require_files(entry: Dataset, folder: Path, source: str, can_download: bool) -> list[Path]:
     """The path of each of the four files in `folder`; FileNotFoundError listing what is missing."""
-    where = f"MNIST folder {folder} (from {source})"
+    where = f"{entry.title} folder {folder} (from {source})"
     if not folder.is_dir():
         missing = f"{where} does not exist"
     else:
-        paths = [find_file(folder, spec) for spec in FILES]
-        absent = [spec.filename for spec, path in zip(FILES, paths, strict=True) if path is None]
+        paths = [find_file(folder, spec) for spec in entry.files]
+        absent = [spec.filename for spec, path in zip(entry.files, paths, strict=True)
+                  if path is None]
         if not absent:
             return paths
         missing = f"{where} lacks {', '.join(absent)} (nor has them uncompressed)"
-    hint = (f"; run `cnnkit data download` or call load_mnist(download=True). {OFFLINE_HINT}"
-            if can_download else "")
+    hint = (f"; run `{entry.download_command}` or call load_mnist(download=True). "
+            f"{entry.offline_hint}" if can_download else "")
     raise FileNotFoundError(missing + hint)
 
 
-def _mismatch_message(path: Path, expected: str, actual: str) -> str:
+def _mismatch_message(entry: Dataset, path: Path, expected: str, actual: str) -> str:
     return (f"{path}: md5 {actual} differs from the official {expected}; the file is structurally "
-            "valid MNIST and is used as is")
+            f"valid {entry.title} and is used as is")
 
 
-def verify_mnist(data_dir: str | Path | None = None,
-                 cache_dir: str | Path | None = None) -> tuple[Path, list[FileReport]]:
+def verify_mnist(data_dir: str | Path | None = None, cache_dir: str | Path | None = None, *,
+                 dataset: str = "mnist") -> tuple[Path, list[FileReport]]:
     """Check the four files of the folder chosen by `resolve_data_dir`, without raising.
 
-    Returns (folder, one FileReport per file in `FILES` order).
+    Returns (folder, one FileReport per file of the dataset, in `Dataset.files` order).
     """
-    folder, _ = resolve_data_dir(data_dir, cache_dir)
-    return folder, [_report(folder, spec) for spec in FILES]
+    folder, _ = resolve_data_dir(data_dir, cache_dir, dataset=dataset)
+    return folder, [_report(folder, spec) for spec in get_dataset(dataset).files]
 
 
 def _report(folder: Path, spec: MnistFile) -> FileReport:
@@ -278,7 +303,7 @@ def _report(folder: Path, spec: MnistFile) -> FileReport:
     if path is None:
         return FileReport(spec, None, error=f"{folder / spec.filename}: missing")
     try:
-        values, md5 = read_mnist_file(path, spec)
+        values, md5, official = _read(path, spec)
     except (IdxError, OSError) as e:
         return FileReport(spec, path, error=str(e))
-    return FileReport(spec, path, values.shape, md5)
+    return FileReport(spec, path, values.shape, md5, md5_matches=official)

@@ -42,6 +42,20 @@ def mnist_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def fashion_dir() -> Path:
+    """The Debian package's Fashion-MNIST folder (CI installs it: `make system-deps`)."""
+    from cnnkit.data import get_dataset
+
+    entry = get_dataset("fashion")
+    folder = entry.system_dirs[0]
+    missing = [s.filename for s in entry.files if not (folder / s.filename).is_file()]
+    if missing:
+        pytest.skip(f"Fashion-MNIST is not installed in {folder} (no {', '.join(missing)}): "
+                    "`make system-deps` installs the Debian package dataset-fashion-mnist")
+    return folder
+
+
+@pytest.fixture(scope="session")
 def reference_run(tmp_path_factory, mnist_dir) -> Path:
     """The output folder of one default `cnnkit train` of the reference on full MNIST (slow)."""
     from cnnkit.cli import main

@@ -16,7 +16,7 @@ from cnnkit.cli import main
 from cnnkit.data import load_digits_nchw
 from cnnkit.parallel import DataParallel
 from cnnkit.train import (
-    Recipe, build_model, fit, load_impl, load_model, no_input_grad, save_model,
+    Recipe, build_model, fit, load_impl, load_model, no_input_grad, pool_before_relu, save_model,
 )
 
 
@@ -120,6 +120,26 @@ def test_training_skips_only_the_first_layers_input_gradient(impl):
     dense = build_model(impl, "dense", 0)  # a first layer without the option: untouched
     with no_input_grad(dense):
         assert not hasattr(dense.layers[0], "input_grad")
+
+
+def test_training_runs_relu_after_max_pool_with_the_same_results(impl):
+    """pool_before_relu: logits, dx and every gradient equal running the layers in list order,
+    bit for bit, including windows whose maximum is 0; the order is restored afterwards."""
+    rng = np.random.default_rng(0)
+    in_order, reordered = (impl.model.build_guide_cnn(rng=0) for _ in range(2))
+    x = rng.standard_normal((3, 1, 28, 28)).astype(np.float32)
+    x[0] = 0
+    dlogits = rng.standard_normal((3, 10)).astype(np.float32)
+    logits, dx = in_order.forward(x), in_order.backward(dlogits)
+    names = [type(layer).__name__ for layer in reordered.layers]
+    with pool_before_relu(reordered):
+        assert [type(layer).__name__ for layer in reordered.layers[1:3]] == ["MaxPool2D", "ReLU"]
+        assert set(reordered.params) == set(in_order.params)
+        assert np.array_equal(reordered.forward(x), logits)
+        assert np.array_equal(reordered.backward(dlogits), dx)
+    for name, grad in in_order.grads.items():
+        assert np.array_equal(reordered.grads[name], grad), name
+    assert [type(layer).__name__ for layer in reordered.layers] == names
 
 
 def test_data_parallel_matches_one_thread(impl):

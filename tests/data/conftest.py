@@ -1,7 +1,9 @@
-"""Fixtures for the cnnkit.data tests: the real MNIST folder, IDX builders and a loopback mirror."""
+"""Fixtures for the cnnkit.data tests: the real MNIST and Fashion-MNIST folders, IDX builders
+and loopback mirrors serving them."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import socket
@@ -9,13 +11,14 @@ import struct
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from cnnkit.data import FILES
+from cnnkit.data import DATASETS, FILES, get_dataset
 
 REPO = Path(__file__).resolve().parents[2]
 # Test code only: library code never knows where the shared data lives.
@@ -40,6 +43,12 @@ def mnist_dir() -> Path:
 def mnist_bytes(mnist_dir: Path) -> dict[str, bytes]:
     """filename -> the bytes of that real file."""
     return {s.filename: (mnist_dir / s.filename).read_bytes() for s in FILES}
+
+
+@pytest.fixture(scope="session")
+def fashion_bytes(fashion_dir: Path) -> dict[str, bytes]:
+    """filename -> the bytes of that Fashion-MNIST file of the Debian package (recompressed)."""
+    return {s.filename: (fashion_dir / s.filename).read_bytes() for s in get_dataset("fashion").files}
 
 
 @pytest.fixture(scope="session")
@@ -131,18 +140,34 @@ class _MirrorServer(ThreadingHTTPServer):
         return f"http://127.0.0.1:{self.server_address[1]}/{mode}/"
 
 
-@pytest.fixture
-def mirror(mnist_bytes: dict[str, bytes]) -> Iterator[_MirrorServer]:
-    """A real HTTP server on 127.0.0.1 serving the real MNIST files, fresh hit counters per test."""
-    server = _MirrorServer(mnist_bytes)
+@contextmanager
+def serving(files: dict[str, bytes]) -> Iterator[_MirrorServer]:
+    """A real HTTP server on 127.0.0.1 serving `files` (name -> bytes) while the block runs."""
+    server = _MirrorServer(files)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                               daemon=True)
     thread.start()
-    yield server
-    server.release.set()
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=10)
+    try:
+        yield server
+    finally:
+        server.release.set()
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def mirror(mnist_bytes: dict[str, bytes]) -> Iterator[_MirrorServer]:
+    """A loopback mirror serving the real MNIST files, fresh hit counters per test."""
+    with serving(mnist_bytes) as server:
+        yield server
+
+
+@pytest.fixture
+def fashion_mirror(fashion_bytes: dict[str, bytes]) -> Iterator[_MirrorServer]:
+    """A loopback mirror serving the Debian package's Fashion-MNIST files."""
+    with serving(fashion_bytes) as server:
+        yield server
 
 
 @pytest.fixture
@@ -152,3 +177,16 @@ def refused_url() -> str:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     return f"http://127.0.0.1:{port}/mnist/"
+
+
+@pytest.fixture
+def system_dirs(monkeypatch):
+    """Replace Fashion-MNIST's system install locations for one test; unset both env vars."""
+    fashion = DATASETS["fashion"]
+    monkeypatch.delenv(fashion.env_var, raising=False)
+    monkeypatch.delenv(DATASETS["mnist"].env_var, raising=False)
+
+    def use(*folders: Path) -> None:
+        monkeypatch.setitem(DATASETS, "fashion", dataclasses.replace(fashion, system_dirs=folders))
+
+    return use

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import shutil
 
 import pytest
 
-from cnnkit.data import ENV_VAR, FILES
+from cnnkit.data import ENV_VAR, FILES, get_dataset
 from cnnkit.data.cli import register
 from cnnkit.data.mnist import TRAIN_IMAGES, TRAIN_LABELS
 
@@ -80,3 +81,36 @@ def test_action_is_required(capsys):
         run(["data"])
     assert info.value.code == 2
     assert "ACTION" in capsys.readouterr().err
+
+
+# --- --dataset fashion (the Debian package's files; skipped without them) -------------------
+
+FASHION = get_dataset("fashion")
+
+
+def test_verify_command_on_the_debian_folder(system_dirs, fashion_dir, fashion_bytes, capsys):
+    system_dirs(fashion_dir)
+    assert run(["data", "verify", "--dataset", "fashion"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"Fashion-MNIST folder {fashion_dir}"
+    for spec, line in zip(FASHION.files, lines[1:], strict=True):
+        recompressed = hashlib.md5(fashion_bytes[spec.filename]).hexdigest() != spec.md5
+        assert line.endswith("md5 ok for the uncompressed content (a recompressed .gz)"
+                             if recompressed else "md5 ok"), line
+
+
+def test_download_command_for_fashion(tmp_path, fashion_mirror, capsys):
+    argv = ["data", "download", "--dataset", "fashion", "--dest", str(tmp_path),
+            "--mirror", fashion_mirror.url("good"), "--retries", "0", "--quiet"]
+    assert run(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: could not download {FASHION.files[0].filename} from any of 1 mirror(s)")
+    assert f"checksum mismatch: expected md5 {FASHION.files[0].md5}" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_dataset_option_rejects_unknown_names(capsys):
+    with pytest.raises(SystemExit) as info:
+        run(["data", "verify", "--dataset", "cifar"])
+    assert info.value.code == 2
+    assert "invalid choice: 'cifar'" in capsys.readouterr().err
