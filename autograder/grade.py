@@ -165,6 +165,8 @@ def totals(phases: list[dict]) -> dict:
 
 def total_line(result: dict) -> str:
     """"82.5 of 100 points (bonus: up to 20 more)": bonus points are extra credit."""
+    if not result["max_total"]:  # only bonus phases graded
+        return f"{result['total']:g} of {result['bonus_max']:g} extra-credit points"
     bonus = f" (bonus: up to {result['bonus_max']:g} more)" if result["bonus_max"] else ""
     return f"{result['total']:g} of {result['max_total']:g} points{bonus}"
 

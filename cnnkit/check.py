@@ -99,7 +99,9 @@ def print_table(results: list[PhaseResult], impl: Path, console: Console) -> Non
         table.add_column(column)
     for r in results:
         tests = f"{r.passed}/{r.passed + r.failed}" + (f" ({r.skipped} skipped)" if r.skipped else "")
-        points = f"{r.phase.points:g}" if r.status == "passing" else f"0 of {r.phase.points:g}"
+        sign = "+" if r.phase.bonus else ""  # extra credit
+        points = f"{sign}{r.phase.points:g}" if r.status == "passing" else \
+            f"0 of {sign}{r.phase.points:g}"
         table.add_row(str(r.phase.number), r.phase.title + (" (bonus)" if r.phase.bonus else ""),
                       f"[{STYLE[r.status]}]{r.status}[/]", tests, points)
     console.print(table)

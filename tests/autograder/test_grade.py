@@ -8,7 +8,7 @@ import zipfile
 import pytest
 
 from cnnkit.autograder.batch import grade_all
-from cnnkit.autograder.grade import grade, gradescope_results
+from cnnkit.autograder.grade import grade, gradescope_results, total_line
 from cnnkit.paths import KIT_ROOT
 from cnnkit.phases import PHASES
 
@@ -93,6 +93,15 @@ def test_gradescope_results_has_one_test_per_phase(reference_grade):
     assert results["tests"][-1]["name"].startswith(f"Bonus phase {GRADED[-1]}: ")
     assert all(t["score"] == t["max_score"] and t["status"] == "passed"
                for t in results["tests"])
+
+
+@pytest.mark.parametrize("totals, line", [
+    ((82.5, 100, 20), "82.5 of 100 points (bonus: up to 20 more)"),
+    ((15, 15, 0), "15 of 15 points"),
+    ((12.5, 0, 20), "12.5 of 20 extra-credit points"),
+])
+def test_total_line_counts_bonus_points_as_extra_credit(totals, line):
+    assert total_line(dict(zip(("total", "max_total", "bonus_max"), totals))) == line
 
 
 def test_grade_all_is_parallel_resumable_and_never_stopped_by_one_submission(tmp_path):
