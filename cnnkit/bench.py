@@ -27,7 +27,9 @@ from rich.console import Console
 from rich.table import Table
 
 from .parallel import blas_threads
-from .train import Recipe, default_threads, fast_training, load_impl, lr_at, peak_memory_mib
+from .train import (
+    Recipe, default_threads, fast_training, load_impl, lr_at, parallel_kind, peak_memory_mib,
+)
 
 # (name, kind, input shape without the batch, filter shape or pool size)
 OPS = (
@@ -190,7 +192,8 @@ class TorchOps:
                               nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2, 2), nn.Flatten(),
                               nn.Linear(1600, 128), nn.ReLU(), nn.Linear(128, 10))
         optimizer = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum)
-        tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+        # The loaded labels are read-only, and torch wants writable memory.
+        tx, ty = torch.from_numpy(x), torch.from_numpy(y.copy())
         order = torch.from_numpy(np.random.default_rng(recipe.seed).permutation(len(x)))
         steps = math.ceil(len(x) / recipe.batch_size)
         start = time.perf_counter()
@@ -285,7 +288,8 @@ def run(args) -> int:
         seconds = time_epoch(impl, x, y, recipe)
         torch_seconds = torch_ops.epoch(x, y, recipe) if torch_ops else None
         epoch = Table(title=f"training epoch: {len(x):,} {source}, batch {args.batch}, "
-                            f"{args.threads} thread(s)", title_justify="left")
+                            f"{args.threads} core(s) (numpy: {parallel_kind()}, "
+                            f"pytorch: threads)", title_justify="left")
         for column in ("numpy (s)", "pytorch (s)", "numpy / pytorch", "images/s"):
             epoch.add_column(column, justify="right")
         epoch.add_row(f"{seconds:.2f}", fmt(torch_seconds, "{:.2f}"),

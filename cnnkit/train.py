@@ -45,7 +45,7 @@ from .files import replace_atomically, write_json_atomic
 from .models import (
     INPUT_SHAPE, MODELS, build_model, eval_mode, load_impl, load_model, num_parameters, save_model,
 )
-from .parallel import DataParallel, blas_threads
+from .parallel import DataParallel, blas_threads, can_fork, parallel_for
 
 SHIFTS = (0, 1, 2, 3, 4)  # pixels to the right, for the translation demo
 SHIFT_IMAGES = 2000  # test images used for accuracy under shifts
@@ -132,10 +132,10 @@ def pool_before_relu(model):
 @contextmanager
 def fast_training(model, threads: int):
     """The trainer's fast path around `model`: no first-layer input gradient, ReLU after max
-    pooling, each batch split over `threads` threads with one BLAS thread each. Yields the
-    DataParallel wrapper to train."""
-    with no_input_grad(model), pool_before_relu(model), DataParallel(model, threads) as parallel, \
-            blas_threads(1 if threads > 1 else None):
+    pooling, each batch split over `threads` cores (worker processes where they can be forked,
+    else threads: `parallel_for`) with one BLAS thread each. Yields the wrapper to train."""
+    with blas_threads(1 if threads > 1 else None), no_input_grad(model), \
+            pool_before_relu(model), parallel_for(model, threads) as parallel:
         yield parallel
 
 
@@ -355,8 +355,16 @@ def architecture_table(model, title: str) -> Table:
 
 
 def peak_memory_mib() -> float:
-    """Peak resident memory of this process so far (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Peak resident memory of this process so far plus that of its largest finished child (the
+    training's worker process; pages the two share, such as the training data loaded before the
+    fork, count twice). Linux reports KiB."""
+    return sum(resource.getrusage(who).ru_maxrss
+               for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024
+
+
+def parallel_kind() -> str:
+    """How `fast_training` runs the shards (cnnkit.parallel.parallel_for)."""
+    return "worker processes" if can_fork() else "threads"
 
 
 def default_threads() -> int:
@@ -426,8 +434,9 @@ def config_table(impl, data: dict, recipe: Recipe, out: Path) -> Table:
                           f"{recipe.schedule} schedule over all steps"),
             ("epochs, batch", f"{recipe.epochs} epochs of batch {recipe.batch_size}"),
             ("seed", f"{recipe.seed} (initialisation and shuffling)"),
-            ("threads", f"{recipe.threads} (each batch split in {recipe.threads}, "
-                        f"1 BLAS thread each)" if recipe.threads > 1 else "1 (BLAS default)"),
+            ("threads", f"{recipe.threads} (each batch split in {recipe.threads} shards, "
+                        f"{parallel_kind()}, 1 BLAS thread each)"
+                        if recipe.threads > 1 else "1 (BLAS default)"),
             ("output", str(out))]:
         config.add_row(key, value)
     return config
@@ -577,7 +586,8 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, metavar="N",
                         help="use only the first N training and N test images (a quick run)")
     parser.add_argument("--threads", type=int, default=default_threads(),
-                        help="threads each batch is split over (default: the CPUs available)")
+                        help="cores each batch is split over, on worker processes (Linux) or "
+                             "threads (default: the CPUs available)")
 
 
 def register(subparsers) -> None:

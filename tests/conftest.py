@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from cnnkit.parallel import DataParallel, ProcessParallel, can_fork
 from cnnkit.paths import KIT_ROOT
 
 # The reference, importable as `scratchcnn` in the kit's own tests.
@@ -63,3 +64,10 @@ def reference_run(tmp_path_factory, mnist_dir) -> Path:
     out = tmp_path_factory.mktemp("reference-run")
     assert main(["train", "--data", str(mnist_dir), "--out", str(out), "--quiet"]) == 0
     return out
+
+
+@pytest.fixture(params=[DataParallel, pytest.param(ProcessParallel, marks=pytest.mark.skipif(
+    not can_fork(), reason="worker processes need fork (Linux)"))])
+def wrapper(request):
+    """Each data-parallel wrapper of cnnkit.parallel (threads, worker processes)."""
+    return request.param

@@ -1,4 +1,4 @@
-"""`cnnkit train` / `cnnkit evaluate`, the data-parallel path and the reference's fast layers.
+"""`cnnkit train` / `cnnkit evaluate`, the trainer's fast path and the reference's fast layers.
 
 Learning, determinism and saving are checked on scikit-learn's digits (seconds, offline); the
 command line on a few hundred MNIST images; the milestone itself, a full default training run to
@@ -140,25 +140,6 @@ def test_training_runs_relu_after_max_pool_with_the_same_results(impl):
     for name, grad in in_order.grads.items():
         assert np.array_equal(reordered.grads[name], grad), name
     assert [type(layer).__name__ for layer in reordered.layers] == names
-
-
-def test_data_parallel_matches_one_thread(impl):
-    rng = np.random.default_rng(0)
-    x = rng.random((11, 1, 28, 28))  # float64, an odd batch: shards of 5 and 6
-    y = rng.integers(0, 10, 11)
-    serial, parallel = (impl.model.build_guide_cnn(rng=3, dtype=np.float64) for _ in range(2))
-    expected_logits = serial.forward(x)
-    _, dlogits = impl.layers.softmax_cross_entropy(expected_logits, y)
-    serial.backward(dlogits)
-    with DataParallel(parallel, threads=2) as wrapped:
-        logits = wrapped.forward(x)
-        wrapped.backward(dlogits)
-        np.testing.assert_allclose(logits, expected_logits, rtol=1e-12, atol=1e-12)
-        assert set(wrapped.grads) == set(serial.grads)
-        for name, g in serial.grads.items():
-            np.testing.assert_allclose(wrapped.grads[name], g, rtol=1e-10, atol=1e-12,
-                                       err_msg=name)
-            assert wrapped.params[name] is parallel.params[name]
 
 
 # --- learning, determinism, saving ----------------------------------------------------------

@@ -15,7 +15,6 @@ from rich.console import Console
 from cnnkit.cli import main
 from cnnkit.data import get_dataset, load_mnist
 from cnnkit.models import build_model, eval_mode, load_impl, load_model, save_model
-from cnnkit.parallel import DataParallel
 from cnnkit.train import EXAMPLES, SHIFTS, shift_tables
 
 FASHION = get_dataset("fashion")
@@ -132,31 +131,34 @@ def test_eval_mode_uses_the_running_statistics_and_restores_training(impl):
     assert not np.allclose(model.forward(x)[0], together[0], atol=1e-3)  # batch statistics
 
 
-def test_data_parallel_batch_norm_matches_one_thread(impl):
+def test_data_parallel_batch_norm_matches_one_thread(impl, wrapper):
     x = batch(12, 3)
     serial, parallel = build_model(impl, "cnn-bn", 0), build_model(impl, "cnn-bn", 0)
     serial.forward(x)
-    with DataParallel(parallel, threads=2) as wrapped:
+    with wrapper(parallel, 2) as wrapped:
         wrapped.forward(x)
         # The first BatchNorm sees the same numbers in both: its running mean follows the whole
-        # batch's mean. Every replica holds the merged statistics.
+        # batch's mean. Every replica holds the merged statistics, in its own arrays.
         np.testing.assert_allclose(parallel.buffers["1.running_mean"],
                                    serial.buffers["1.running_mean"], rtol=1e-5, atol=1e-7)
-        for replica in wrapped.replicas[1:]:
-            for name, value in parallel.layers[1].buffers.items():
-                assert replica.layers[1].buffers[name] is not value
-                np.testing.assert_array_equal(replica.layers[1].buffers[name], value)
+        for name, value in parallel.layers[1].buffers.items():
+            assert wrapped.buffers_of(1, 1)[name] is not value
+            np.testing.assert_array_equal(wrapped.buffers_of(1, 1)[name], value)
         with eval_mode(wrapped):
-            assert not any(layer.training for r in wrapped.replicas for layer in r.layers)
+            assert not any(layer.training for layer in parallel.layers)
             before = {k: v.copy() for k, v in parallel.buffers.items()}
             for name, value in parallel.buffers.items():
                 serial.buffers[name][...] = value
-            with eval_mode(serial):
+            with eval_mode(serial):  # both shards, the worker's too, use the merged statistics
                 np.testing.assert_allclose(wrapped.forward(x), serial.forward(x), rtol=1e-5,
                                            atol=1e-5)
             for name, value in parallel.buffers.items():
                 np.testing.assert_array_equal(value, before[name], err_msg=name)
-        assert all(layer.training for r in wrapped.replicas for layer in r.layers)
+        assert all(layer.training for layer in parallel.layers)
+        # Back in training mode, the worker's shard is normalised with batch statistics again.
+        train_logits = wrapped.forward(x)
+        np.testing.assert_allclose(train_logits[6:], serial.forward(x[6:]), rtol=1e-4,
+                                   atol=1e-4)
 
 
 # --- option errors ------------------------------------------------------------------------------
