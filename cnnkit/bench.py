@@ -6,10 +6,11 @@
 For every op of the guide's CNN (both convolutions forward and backward, both max-pools forward
 and backward) it reports the median time of several runs, the naive loops' time on the same
 shapes (Phase 1's conv2d_forward_naive and loop versions of the other three ops, run on a
-smaller batch and scaled, since they take seconds), and the speed-up. Then it times a training
-epoch the way `cnnkit train` runs it. When PyTorch is installed (the optional extra:
-`pip install torch==2.13.0`), the same ops and the same epoch (architecture, batch, optimizer)
-run on PyTorch's CPU backend with the same number of threads, in the same process.
+smaller batch and scaled, since they take seconds), and the speed-up. Then it times training
+epochs the way `cnnkit train` runs them (median of --epoch-runs, 3 by default). When PyTorch is
+installed (the optional extra: `pip install torch==2.13.0`), the same ops and the same epochs
+(architecture, batch, optimizer) run on PyTorch's CPU backend with the same number of threads,
+in the same process, each epoch alternating with one of NumPy's.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import argparse
 import json
 import math
 import os
+import statistics
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -233,6 +235,32 @@ def time_epoch(impl, x, y, recipe: Recipe) -> float:
         return time.perf_counter() - start
 
 
+def time_epochs(impl, args, torch_ops, console: Console) -> dict:
+    """`args.epoch_runs` training epochs of each library, alternated (so that a slower minute
+    of a shared machine does not fall on one library only); print and return the medians."""
+    recipe = Recipe(batch_size=args.batch, threads=args.threads)
+    x, y, source = epoch_data(args.epoch_images, args.data)
+    runs, torch_runs = [], []
+    for _ in range(args.epoch_runs):
+        runs.append(time_epoch(impl, x, y, recipe))
+        if torch_ops:
+            torch_runs.append(torch_ops.epoch(x, y, recipe))
+    seconds = statistics.median(runs)
+    torch_seconds = statistics.median(torch_runs) if torch_runs else None
+    table = Table(title=f"training epoch: {len(x):,} {source}, batch {args.batch}, "
+                        f"{args.threads} core(s) (numpy: {parallel_kind()}, pytorch: threads); "
+                        f"median of {args.epoch_runs} run(s)", title_justify="left")
+    for column in ("numpy (s)", "runs", "pytorch (s)", "runs", "numpy / pytorch", "images/s"):
+        table.add_column(column, justify="right")
+    table.add_row(f"{seconds:.2f}", " ".join(f"{r:.1f}" for r in runs),
+                  fmt(torch_seconds, "{:.2f}"), " ".join(f"{r:.1f}" for r in torch_runs) or "-",
+                  fmt(torch_seconds and seconds / torch_seconds, "{:.2f}"),
+                  f"{len(x) / seconds:,.0f}")
+    console.print(table)
+    return {"images": len(x), "data": source, "seconds": seconds, "runs": runs,
+            "torch_seconds": torch_seconds, "torch_runs": torch_runs}
+
+
 def load_bench_impl(spec):
     impl = load_impl(spec)
     import importlib
@@ -252,7 +280,7 @@ def fmt(value, pattern: str) -> str:
 
 def run(args) -> int:
     console = Console()
-    for name in ("batch", "repeat", "threads", "naive_batch", "epoch_images"):
+    for name in ("batch", "repeat", "threads", "naive_batch", "epoch_images", "epoch_runs"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1 (got {getattr(args, name)})")
     impl = load_bench_impl(args.impl)
@@ -283,21 +311,7 @@ def run(args) -> int:
               "torch": torch_ops.torch.__version__ if torch_ops else None,
               "ops": [{**asdict(r), "speedup": r.speedup, "vs_torch": r.vs_torch} for r in ops]}
     if args.epoch:
-        recipe = Recipe(batch_size=args.batch, threads=args.threads)
-        x, y, source = epoch_data(args.epoch_images, args.data)
-        seconds = time_epoch(impl, x, y, recipe)
-        torch_seconds = torch_ops.epoch(x, y, recipe) if torch_ops else None
-        epoch = Table(title=f"training epoch: {len(x):,} {source}, batch {args.batch}, "
-                            f"{args.threads} core(s) (numpy: {parallel_kind()}, "
-                            f"pytorch: threads)", title_justify="left")
-        for column in ("numpy (s)", "pytorch (s)", "numpy / pytorch", "images/s"):
-            epoch.add_column(column, justify="right")
-        epoch.add_row(f"{seconds:.2f}", fmt(torch_seconds, "{:.2f}"),
-                      fmt(torch_seconds and seconds / torch_seconds, "{:.2f}"),
-                      f"{len(x) / seconds:,.0f}")
-        console.print(epoch)
-        result["epoch"] = {"images": len(x), "data": source, "seconds": seconds,
-                           "torch_seconds": torch_seconds}
+        result["epoch"] = time_epochs(impl, args, torch_ops, console)
     result["peak_memory_mib"] = peak_memory_mib()
     console.print(f"load average {os.getloadavg()[0]:.2f}; peak memory "
                   f"{result['peak_memory_mib']:.0f} MiB")
@@ -320,6 +334,8 @@ def register(subparsers) -> None:
                         help="images the naive loops run on (their time is scaled to --batch)")
     parser.add_argument("--epoch-images", type=int, default=60000,
                         help="training images in the timed epoch")
+    parser.add_argument("--epoch-runs", type=int, default=3,
+                        help="timed epochs per library (median; numpy and PyTorch alternate)")
     parser.add_argument("--no-epoch", dest="epoch", action="store_false",
                         help="skip the training epoch")
     parser.add_argument("--no-torch", dest="torch", action="store_false",

@@ -10,7 +10,7 @@ from cnnkit import bench
 from cnnkit.cli import main
 
 TINY = ["bench", "--batch", "4", "--repeat", "1", "--naive-batch", "1", "--epoch-images", "64",
-        "--threads", "2"]
+        "--epoch-runs", "2", "--threads", "2"]
 
 
 def test_bench_reports_every_op_and_an_epoch(tmp_path, capsys):
@@ -23,7 +23,9 @@ def test_bench_reports_every_op_and_an_epoch(tmp_path, capsys):
     for r in report["ops"]:
         assert r["ms"] > 0 and r["naive_ms"] > 0 and r["speedup"] > 0, r
         assert r["torch_ms"] is None
-    assert report["epoch"]["images"] == 64 and report["epoch"]["seconds"] > 0
+    epoch = report["epoch"]
+    assert epoch["images"] == 64 and len(epoch["runs"]) == 2
+    assert epoch["seconds"] == sum(epoch["runs"]) / 2 and epoch["torch_runs"] == []
     assert report["peak_memory_mib"] > 0
     assert "contract ops" in capsys.readouterr().out
 
@@ -34,7 +36,7 @@ def test_bench_compares_with_pytorch_when_installed(tmp_path):
     assert main([*TINY, "--json", str(result)]) == 0
     report = json.loads(result.read_text())
     assert all(r["torch_ms"] > 0 and r["vs_torch"] > 0 for r in report["ops"])
-    assert report["epoch"]["torch_seconds"] > 0
+    assert report["epoch"]["torch_seconds"] > 0 and len(report["epoch"]["torch_runs"]) == 2
 
 
 @pytest.mark.parametrize("size", [2, 3])
@@ -54,3 +56,9 @@ def test_naive_conv_backward_loops_match_the_reference():
     dout = rng.standard_normal(out.shape)
     for got, want in zip(bench.conv_backward_loops(x, w, dout), conv.conv2d_backward(dout, cache)):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("option", ["--repeat", "--epoch-runs", "--batch"])
+def test_counts_below_one_are_refused_by_name(option, capsys):
+    assert main(["bench", option, "0", "--no-torch", "--no-epoch"]) == 2
+    assert f"cnnkit bench: {option} must be >= 1 (got 0)" in capsys.readouterr().err
