@@ -29,6 +29,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .parallel import blas_threads
+from .models import INPUT_SHAPE
 from .train import (
     Recipe, default_threads, fast_training, load_impl, lr_at, parallel_kind, peak_memory_mib,
 )
@@ -235,30 +236,70 @@ def time_epoch(impl, x, y, recipe: Recipe) -> float:
         return time.perf_counter() - start
 
 
+def training_flops_per_image(model) -> int:
+    """FLOPs (2 per multiply-add) of one image's training step in `model`'s conv and dense
+    layers: the forward product, dL/dw and dL/dx (none for the first layer: its input is the
+    data, `cnnkit.train.no_input_grad`). The guide's CNN: 15.4 M, 87% in the second conv."""
+    flops, first = 0, True
+    for layer, (_, out_shape, _) in zip(model.layers, model.summary(INPUT_SHAPE)):
+        w = layer.params.get("w")
+        if w is None:
+            continue
+        inputs_per_output = math.prod(w.shape[1:]) if w.ndim == 4 else w.shape[0]  # C*kh*kw, D
+        flops += 2 * math.prod(out_shape) * inputs_per_output * (2 if first else 3)
+        first = False
+    return flops
+
+
+def matmul_gflops(rows: int, inner: int, cols: int, repeat: int = 21) -> float:
+    """GFLOP/s of one float32 (rows, inner) @ (inner, cols) product on one BLAS thread."""
+    rng = np.random.default_rng(0)
+    a = rng.random((rows, inner), dtype=np.float32)
+    b = rng.random((inner, cols), dtype=np.float32)
+    with blas_threads(1):
+        return 2 * rows * inner * cols / median_ms(lambda: a @ b, repeat) / 1e6
+
+
 def time_epochs(impl, args, torch_ops, console: Console) -> dict:
     """`args.epoch_runs` training epochs of each library, alternated (so that a slower minute
-    of a shared machine does not fall on one library only); print and return the medians."""
+    of a shared machine does not fall on one library only); print and return the medians.
+
+    Also the bound the matrix products set, measured in the same minutes: the epoch's FLOPs
+    over `threads` cores each multiplying at the rate one core reaches on the second
+    convolution's forward product for one shard (measured before every NumPy epoch)."""
     recipe = Recipe(batch_size=args.batch, threads=args.threads)
     x, y, source = epoch_data(args.epoch_images, args.data)
-    runs, torch_runs = [], []
-    for _ in range(args.epoch_runs):
+    flops = training_flops_per_image(impl.model.build_guide_cnn(rng=0)) * len(x)
+    shard = math.ceil(args.batch / args.threads)
+    _, _, (_, h, w), (filters, channels, kh, kw) = OPS[2]  # conv2
+    positions = (h - kh + 1) * (w - kw + 1)
+    runs, torch_runs, rates = [], [], []
+    for _ in range(args.epoch_runs):  # +1: the bias column
+        rates.append(matmul_gflops(shard * positions, channels * kh * kw + 1, filters))
         runs.append(time_epoch(impl, x, y, recipe))
         if torch_ops:
             torch_runs.append(torch_ops.epoch(x, y, recipe))
     seconds = statistics.median(runs)
     torch_seconds = statistics.median(torch_runs) if torch_runs else None
+    rate = statistics.median(rates)
+    bound = flops / (args.threads * rate * 1e9)
     table = Table(title=f"training epoch: {len(x):,} {source}, batch {args.batch}, "
                         f"{args.threads} core(s) (numpy: {parallel_kind()}, pytorch: threads); "
                         f"median of {args.epoch_runs} run(s)", title_justify="left")
-    for column in ("numpy (s)", "runs", "pytorch (s)", "runs", "numpy / pytorch", "images/s"):
+    for column in ("numpy (s)", "runs", "pytorch (s)", "runs", "numpy / pytorch", "images/s",
+                   "matmul bound (s)", "numpy / bound"):
         table.add_column(column, justify="right")
     table.add_row(f"{seconds:.2f}", " ".join(f"{r:.1f}" for r in runs),
                   fmt(torch_seconds, "{:.2f}"), " ".join(f"{r:.1f}" for r in torch_runs) or "-",
                   fmt(torch_seconds and seconds / torch_seconds, "{:.2f}"),
-                  f"{len(x) / seconds:,.0f}")
+                  f"{len(x) / seconds:,.0f}", f"{bound:.2f}", f"{seconds / bound:.2f}")
     console.print(table)
+    console.print(f"matmul bound: {flops / 1e9:.0f} GFLOP of training products over "
+                  f"{args.threads} core(s) at {rate:.0f} GFLOP/s each (one core, conv2's product "
+                  f"for a {shard}-image shard, median)")
     return {"images": len(x), "data": source, "seconds": seconds, "runs": runs,
-            "torch_seconds": torch_seconds, "torch_runs": torch_runs}
+            "torch_seconds": torch_seconds, "torch_runs": torch_runs,
+            "flops": flops, "matmul_gflops_per_core": rate, "matmul_bound_seconds": bound}
 
 
 def load_bench_impl(spec):

@@ -240,6 +240,7 @@ class RemoteTraceback(Exception):
 
 
 def picklable(exc: BaseException) -> BaseException:
+    """`exc` if it survives the pipe, else a RuntimeError with its type name and message."""
     try:
         pickle.loads(pickle.dumps(exc))
         return exc
@@ -285,6 +286,7 @@ def serve(model, connection, params: list[dict], grads: list[dict], buffers: lis
 
 
 def copy_buffers(shared: list[dict], model, into_layers: bool) -> None:
+    """Copy the running statistics from shared memory into the model's layers, or back."""
     for layer, arrays in zip(model.layers, shared):
         for name, array in arrays.items():
             if into_layers:

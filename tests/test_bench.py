@@ -9,6 +9,12 @@ from scratchcnn import conv, pool
 from cnnkit import bench
 from cnnkit.cli import main
 
+# One image's training products in the guide's CNN, by hand: 2 FLOPs per multiply-add; forward,
+# dL/dw and dL/dx, except dL/dx of the first layer (its input is the data).
+GUIDE_TRAINING_FLOPS = (2 * (32 * 26 * 26) * (1 * 3 * 3) * 2      # conv1: 26x26 outputs, 32 filters
+                        + 2 * (64 * 11 * 11) * (32 * 3 * 3) * 3   # conv2
+                        + 2 * 1600 * 128 * 3 + 2 * 128 * 10 * 3)  # the dense layers
+
 TINY = ["bench", "--batch", "4", "--repeat", "1", "--naive-batch", "1", "--epoch-images", "64",
         "--epoch-runs", "2", "--threads", "2"]
 
@@ -26,6 +32,9 @@ def test_bench_reports_every_op_and_an_epoch(tmp_path, capsys):
     epoch = report["epoch"]
     assert epoch["images"] == 64 and len(epoch["runs"]) == 2
     assert epoch["seconds"] == sum(epoch["runs"]) / 2 and epoch["torch_runs"] == []
+    assert epoch["flops"] == 64 * GUIDE_TRAINING_FLOPS and epoch["matmul_gflops_per_core"] > 0
+    assert epoch["matmul_bound_seconds"] == pytest.approx(
+        epoch["flops"] / (2 * epoch["matmul_gflops_per_core"] * 1e9))
     assert report["peak_memory_mib"] > 0
     assert "contract ops" in capsys.readouterr().out
 
