@@ -65,8 +65,8 @@ def num_parameters(model) -> int:
 
 @contextmanager
 def eval_mode(model) -> Iterator[None]:
-    """Evaluation mode inside the block, training mode after, for a model (or DataParallel)
-    that has modes (`eval()` / `train()`): BatchNorm2D then normalises with its running
+    """Evaluation mode inside the block, training mode after, for a model (or a data-parallel
+    wrapper) that has modes (`eval()` / `train()`): BatchNorm2D then normalises with its running
     statistics and leaves them alone. Models without modes are used as they are."""
     if not hasattr(model, "eval"):
         yield

@@ -95,7 +95,7 @@ def no_input_grad(model):
     A layer that offers it (the reference's Conv2D: `input_grad`, True by default) is told to
     skip that work (a product and a col2im over the 28x28 images: half of the first
     convolution's backward pass); other layers are left alone. Restored on exit. Enter it
-    before DataParallel, whose replicas copy the layers.
+    before the data-parallel wrapper, whose replicas copy the layers.
     """
     first = model.layers[0] if model.layers else None
     if getattr(first, "input_grad", None) is not True:
@@ -116,7 +116,7 @@ def pool_before_relu(model):
     nowhere when that maximum is <= 0), so the logits and every gradient are the same; the ReLU
     then reads and writes a quarter of the numbers. Only parameterless layers move, so the
     parameter names ("<layer index>.<name>") keep their arrays. Restored on exit; enter it
-    before DataParallel, whose replicas copy the layer list.
+    before the data-parallel wrapper, whose replicas copy the layer list.
     """
     in_order = list(model.layers)
     for i in range(len(model.layers) - 1):
