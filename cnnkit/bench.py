@@ -28,10 +28,11 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from .parallel import blas_threads
 from .models import INPUT_SHAPE
+from .parallel import blas_threads
 from .train import (
     Recipe, default_threads, fast_training, load_impl, lr_at, parallel_kind, peak_memory_mib,
+    unfinished,
 )
 
 # (name, kind, input shape without the batch, filter shape or pool size)
@@ -320,6 +321,13 @@ def fmt(value, pattern: str) -> str:
 
 
 def run(args) -> int:
+    try:
+        return bench_command(args)
+    except NotImplementedError as err:
+        return unfinished("bench", err)
+
+
+def bench_command(args) -> int:
     console = Console()
     for name in ("batch", "repeat", "threads", "naive_batch", "epoch_images", "epoch_runs"):
         if getattr(args, name) < 1:

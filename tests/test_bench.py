@@ -1,6 +1,7 @@
 """`cnnkit bench` on tiny sizes: every op timed, naive loops and the epoch too (no timing limits)."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -8,6 +9,7 @@ from scratchcnn import conv, pool
 
 from cnnkit import bench
 from cnnkit.cli import main
+from cnnkit.models import load_impl
 
 # One image's training products in the guide's CNN, by hand: 2 FLOPs per multiply-add; forward,
 # dL/dw and dL/dx, except dL/dx of the first layer (its input is the data).
@@ -46,6 +48,14 @@ def test_bench_compares_with_pytorch_when_installed(tmp_path):
     report = json.loads(result.read_text())
     assert all(r["torch_ms"] > 0 and r["vs_torch"] > 0 for r in report["ops"])
     assert report["epoch"]["torch_seconds"] > 0 and len(report["epoch"]["torch_runs"]) == 2
+
+
+def test_bench_on_the_unfinished_release_says_what_to_write(capsys):
+    assert main([*TINY, "--impl", "assignments", "--no-torch"]) == 2
+    err = capsys.readouterr().err
+    assert re.search(r"cnnkit bench: your scratchcnn is not finished yet: Phase \d+ \(", err)
+    assert "Traceback" not in err
+    load_impl("solutions")  # the reference again, for the tests that follow
 
 
 @pytest.mark.parametrize("size", [2, 3])
