@@ -64,14 +64,15 @@ def check_shards(shards: int) -> None:
 class Sharded:
     """What both wrappers share: sharding, gradient sums, buffer merges, modes.
 
-    A subclass runs the shards (`_run`) and gives access to replica r's gradients and buffers
-    for layer i (`grads_of(r, i)`, `buffers_of(r, i)`; replica 0 is the model)."""
+    A subclass runs the shards (`_run(op, shards)`), passes modes on (`_set_mode`), gives access
+    to replica r's gradients and buffers for layer i (`grads_of(r, i)`, `buffers_of(r, i)`;
+    replica 0 is the model) and releases its threads or processes (`close`)."""
 
     def __init__(self, model, shards: int):
         check_shards(shards)
         self.model = model
         self.shards = shards
-        self.training = True
+        self.training = all(getattr(layer, "training", True) for layer in model.layers)
         self.bounds: list[int] = []
         self.stateful = [i for i, layer in enumerate(model.layers) if has_buffers(layer)]
 
@@ -248,7 +249,8 @@ def picklable(exc: BaseException) -> BaseException:
         return RuntimeError(f"{type(exc).__name__}: {exc}")
 
 
-def serve(model, connection, params: list[dict], grads: list[dict], buffers: list[dict]) -> None:
+def serve(model, connection, params: list[dict], grads: list[dict], buffers: list[dict],
+          training: bool) -> None:
     """A worker's loop: run (op, shard, training mode) requests on its copy of the model until
     told to stop (None) or the main process is gone.
 
@@ -256,7 +258,6 @@ def serve(model, connection, params: list[dict], grads: list[dict], buffers: lis
     statistics go through shared memory (`grads`, `buffers`), the shard and the results through
     the pipe."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
-    training = True
     with blas_threads(1):
         while True:
             try:
@@ -298,7 +299,7 @@ def copy_buffers(shared: list[dict], model, into_layers: bool) -> None:
 class Worker:
     """A forked process that runs one shard per request on its copy of the model."""
 
-    def __init__(self, model, params: list[dict], name: str):
+    def __init__(self, model, params: list[dict], name: str, training: bool):
         self.grads = [{key: shared_copy(np.zeros_like(value)) for key, value in arrays.items()}
                       for arrays in params]
         self.buffers = [{key: shared_copy(value) for key, value in layer.buffers.items()}
@@ -306,8 +307,8 @@ class Worker:
         context = multiprocessing.get_context("fork")
         self.connection, child_end = context.Pipe()
         self.process = context.Process(
-            target=serve, args=(model, child_end, params, self.grads, self.buffers), name=name,
-            daemon=True)
+            target=serve, args=(model, child_end, params, self.grads, self.buffers, training),
+            name=name, daemon=True)
         self.process.start()
         child_end.close()
         self.failure: BaseException | None = None
@@ -362,7 +363,7 @@ class ProcessParallel(Sharded):
     def __init__(self, model, processes: int = 2):
         super().__init__(model, processes)
         self.shared_params = share_params(model)
-        self.workers = [Worker(model, self.shared_params, f"cnnkit-shard-{r}")
+        self.workers = [Worker(model, self.shared_params, f"cnnkit-shard-{r}", self.training)
                         for r in range(1, processes)]
 
     def _set_mode(self, mode: bool) -> None:  # workers get the mode with every forward request

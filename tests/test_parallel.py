@@ -7,7 +7,7 @@ import signal
 import numpy as np
 import pytest
 
-from cnnkit.models import load_impl
+from cnnkit.models import build_model, load_impl
 from cnnkit.parallel import (
     DataParallel, ProcessParallel, blas_threads, can_fork, parallel_for,
 )
@@ -156,3 +156,17 @@ def test_parallel_for_picks_processes_where_it_can_fork(impl):
         assert type(two) is (ProcessParallel if can_fork() else DataParallel)
     with pytest.raises(ValueError, match=r"threads must be an int >= 1 \(got 0\)"):
         parallel_for(guide_cnn(impl), 0)
+
+
+def test_a_model_wrapped_in_eval_mode_can_be_switched_to_training(impl, wrapper):
+    """The workers start in the model's mode, so train() reaches them too."""
+    serial, parallel = (build_model(impl, "cnn-bn", 0).eval() for _ in range(2))
+    x = images(12, dtype=np.float32)
+    with wrapper(parallel, 2) as wrapped:
+        assert not wrapped.training
+        np.testing.assert_allclose(wrapped.forward(x), serial.forward(x), rtol=1e-5, atol=1e-5)
+        wrapped.train()
+        serial.train()
+        # Training mode: each shard is normalised with its own batch statistics.
+        np.testing.assert_allclose(wrapped.forward(x)[6:], serial.forward(x[6:]), rtol=1e-4,
+                                   atol=1e-4)
