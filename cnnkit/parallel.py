@@ -28,6 +28,11 @@ is available.
 
 Same inputs and shard count, same result: shards, and the order of the sums, are fixed. Use
 `blas_threads(1)` around a data-parallel run so that each shard's BLAS calls stay on its core.
+
+Not for layers that draw random numbers (Dropout's `rng`): the threads would share one
+generator in whatever order they reach it, and each worker would draw from a copy of the
+generator as it was at the fork, so the shards' masks would repeat. No model `cnnkit train`
+builds has one.
 """
 
 from __future__ import annotations
