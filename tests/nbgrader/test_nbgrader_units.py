@@ -113,17 +113,23 @@ def test_notebook_is_generated_and_valid():
     assert "BEGIN SOLUTION" not in code
 
 
-def test_notebook_runs_on_the_stubs_with_one_line_per_phase(tmp_path, monkeypatch):
-    """Every phase cell on the untouched release prints a friendly line, never a traceback."""
+def run_notebook(folder, monkeypatch) -> str:
+    """Execute the guided notebook in `folder` (which holds a scratchcnn/); assert no cell
+    raised; return everything the cells printed."""
     from nbclient import NotebookClient
     from cnnkit.autograder.nbgrader.workflow import tool_path
-    write_release(tmp_path)
     monkeypatch.setenv("PATH", tool_path())
     nb = nbformat.read(notebook.NOTEBOOK_PATH, as_version=4)
-    NotebookClient(nb, timeout=300, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    NotebookClient(nb, timeout=300, resources={"metadata": {"path": str(folder)}}).execute()
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
-    text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    return "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+
+
+def test_notebook_runs_on_the_stubs_with_one_line_per_phase(tmp_path, monkeypatch):
+    """Every phase cell on the untouched release prints a friendly line, never a traceback."""
+    write_release(tmp_path)
+    text = run_notebook(tmp_path, monkeypatch)
     for p in PHASES:
         assert (f"Phase {p.number} not started" in text
                 or f"Phase {p.number} can't run yet" in text), p.number
@@ -133,15 +139,8 @@ def test_notebook_runs_on_the_stubs_with_one_line_per_phase(tmp_path, monkeypatc
 def test_notebook_runs_on_the_reference_without_a_failure_line(tmp_path, monkeypatch, mnist_dir):
     """A self-learner with every phase done sees every phase's output, and no phase cell reports
     an error, a stub or a missing phase."""
-    from nbclient import NotebookClient
-    from cnnkit.autograder.nbgrader.workflow import tool_path
     shutil.copytree(REFERENCE / "scratchcnn", tmp_path / "scratchcnn")
-    monkeypatch.setenv("PATH", tool_path())
-    nb = nbformat.read(notebook.NOTEBOOK_PATH, as_version=4)
-    NotebookClient(nb, timeout=300, resources={"metadata": {"path": str(tmp_path)}}).execute()
-    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
-    assert not [o for o in outputs if o.output_type == "error"]
-    text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    text = run_notebook(tmp_path, monkeypatch)
     for p in PHASES:
         assert not re.search(rf"Phase {p.number}(:| not started| can't run)", text), p.number
     assert "guide: [3, 4, 8, 10, 18]" in text
