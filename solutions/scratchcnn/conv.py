@@ -7,6 +7,15 @@ Conventions (NCHW everywhere):
     out  (N, F, Ho, Wo)   Ho = (H + 2*padding - kh)//stride + 1, Wo likewise
 
 "Convolution" here is cross-correlation, as in PyTorch's conv2d: the filter is not flipped.
+
+How the reference's conv2d_forward/backward are fast: the same im2col idea, with the axes in
+channels-last order. x is read as (N, H, W, C) (a free view when x already is channels-last
+memory, as the reference's layers hand it on; one transposing copy otherwise), and the columns
+are the rows of a (N*Ho*Wo, kh*kw*C) matrix: each window row is then kw*C consecutive numbers,
+so the copy moves long runs instead of Wo-long pieces, and the single product with the filters
+yields the output already in (N, Ho, Wo, F) order, returned as an NCHW view of that memory.
+im2col and col2im themselves keep the textbook layout their docstrings give (Phases 2 and 3
+grade it).
 """
 
 import numpy as np
@@ -91,23 +100,35 @@ def conv2d_forward(x, w, b, stride=1, padding=0):
     """
     Ho, Wo = check_conv_args(x, w, b, stride, padding)
     ### BEGIN SOLUTION
+    # im2col with its axes in channels-last order (see the module docstring): rows (n, oh, ow),
+    # columns (i, j, c), so the product's result is already (N, Ho, Wo, F).
     N, F = x.shape[0], w.shape[0]
-    kh, kw = w.shape[2:]
-    cols = im2col(x, kh, kw, stride, padding)  # (C*kh*kw, N*Ho*Wo)
-    w_row, b_col = w.reshape(F, -1).astype(x.dtype), b.astype(x.dtype)[:, None]
-    if w_row.shape[1] < F:
-        # Fewer inputs per output than outputs (a first layer): writing the output is most of
-        # the work, so one product per image (a view of its columns) writes it straight into
-        # NCHW order, with no second pass to reorder it.
-        out = np.matmul(w_row, cols.reshape(-1, N, Ho * Wo).transpose(1, 0, 2))  # (N, F, Ho*Wo)
-        out += b_col
-    else:
-        # One large product runs faster than N small ones; the bias is added in the same pass
-        # that reorders its (F, N*Ho*Wo) result into NCHW.
-        out = np.empty((N, F, Ho * Wo), dtype=x.dtype)
-        np.add((w_row @ cols).reshape(F, N, Ho * Wo).transpose(1, 0, 2), b_col, out=out)
-    cache = (x.shape, w, cols, stride, padding)
-    return out.reshape(N, F, Ho, Wo), cache
+    C, kh, kw = w.shape[1:]
+    K = kh * kw * C
+    xh = x.transpose(0, 2, 3, 1)  # (N, H, W, C): a view; contiguous if x is channels-last
+    xh = np.pad(xh, ((0, 0), (padding, padding), (padding, padding), (0, 0))) if padding \
+        else np.ascontiguousarray(xh)
+    windows = sliding_window_view(xh, (kh, kw), axis=(1, 2))[:, ::stride, ::stride]
+    # The bias trick: cols gets a last column of ones and the filter matrix b as its last row,
+    # so the product adds the bias (a broadcast add over the output costs more) and backward's
+    # product with the same cols yields db with dw.
+    if kw * C >= Wo:  # rows (N*Ho*Wo, K+1): the copy moves runs of kw*C consecutive numbers
+        cols = np.empty((N * Ho * Wo, K + 1), dtype=x.dtype)
+        # Splitting the contiguous last axis of cols[:, :K] is always a view: no second copy.
+        cols[:, :K].reshape(N, Ho, Wo, kh, kw, C)[...] = windows.transpose(0, 1, 2, 4, 5, 3)
+        cols[:, K] = 1
+    else:  # few channels (a first layer): longer runs along output rows, copied into cols.T
+        cols_t = np.empty((K + 1, N * Ho * Wo), dtype=x.dtype)
+        cols_t[:K].reshape(kh, kw, C, N, Ho, Wo)[...] = windows.transpose(4, 5, 3, 0, 1, 2)
+        cols_t[K] = 1
+        cols = cols_t.T
+    w_mat = np.concatenate([w.transpose(2, 3, 1, 0).reshape(K, F), b[None]]).astype(
+        x.dtype, copy=False)  # (K+1, F)
+    out = cols @ w_mat  # (N*Ho*Wo, F)
+    # A dict, so that a layer may switch off dL/dx for backward (Conv2D.input_grad).
+    cache = {"padded_shape": xh.shape, "w": w, "cols": cols, "stride": stride,
+             "padding": padding, "input_grad": True}
+    return out.reshape(N, Ho, Wo, F).transpose(0, 3, 1, 2), cache
     ### END SOLUTION
 
 
@@ -156,14 +177,29 @@ def conv2d_backward(dout, cache):
     """
     check_float_array("dout", dout, 4, "(N, F, Ho, Wo)")
     ### BEGIN SOLUTION
-    x_shape, w, cols, stride, padding = cache
+    w, cols, s, p = cache["w"], cache["cols"], cache["stride"], cache["padding"]
+    N, Hp, Wp, C = cache["padded_shape"]
     F, _, kh, kw = w.shape
-    Ho, Wo = conv_output_shape(x_shape, kh, kw, stride, padding)
-    check_shape("dout", dout, (x_shape[0], F, Ho, Wo))
-    dout_rows = dout.transpose(1, 0, 2, 3).reshape(F, -1)  # (F, N*Ho*Wo), columns as in im2col
-    db = dout_rows.sum(axis=1)
-    dw = (dout_rows @ cols.T).reshape(w.shape)
-    dcols = w.reshape(F, -1).T.astype(dout.dtype) @ dout_rows
-    dx = col2im(dcols, x_shape, kh, kw, stride, padding)
-    return dx, dw.astype(w.dtype), db.astype(w.dtype)
+    Ho, Wo = (Hp - kh) // s + 1, (Wp - kw) // s + 1
+    check_shape("dout", dout, (N, F, Ho, Wo))
+    # Channels-last, as forward: dout's rows (n, oh, ow) match cols' rows.
+    dout_rows = np.ascontiguousarray(dout.transpose(0, 2, 3, 1)).reshape(N * Ho * Wo, F)
+    # (K+1, F), the column of ones giving db. (This order of the product runs faster than
+    # dout_rows.T @ cols for the first layer's few long columns.)
+    dw_db = cols.T @ dout_rows
+    K = kh * kw * C
+    dw = np.ascontiguousarray(dw_db[:K].reshape(kh, kw, C, F).transpose(3, 2, 0, 1),
+                              dtype=w.dtype)
+    db = dw_db[K].astype(w.dtype)
+    if not cache["input_grad"]:  # a first layer (Conv2D.input_grad): nothing uses dL/dx
+        return None, dw, db
+    # One (N*Ho*Wo, C) block of dcols per kernel offset (a stack of products): col2im then adds
+    # whole contiguous blocks, where slicing one product's columns would add C-long runs.
+    w_offsets = w.transpose(2, 3, 0, 1).reshape(kh * kw, F, C).astype(dout.dtype, copy=False)
+    dcols = np.matmul(dout_rows, w_offsets).reshape(kh, kw, N, Ho, Wo, C)
+    dx = np.zeros((N, Hp, Wp, C), dtype=dout.dtype)
+    for i in range(kh):  # col2im: one add per kernel offset; windows overlap only across them
+        for j in range(kw):
+            dx[:, i:i + s * Ho:s, j:j + s * Wo:s] += dcols[i, j]
+    return dx[:, p:Hp - p, p:Wp - p].transpose(0, 3, 1, 2), dw, db
     ### END SOLUTION

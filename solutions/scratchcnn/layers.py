@@ -8,35 +8,17 @@ right below it. The layer classes wrap them with parameters:
     layer.forward(x) -> out               (remembers what backward needs)
     layer.backward(dout) -> dx
 
-The reference's Conv2D and MaxPool2D compute exactly what conv2d_forward/backward and
-max_pool_forward/backward compute (the kit's tests check they agree), but in channels-last
-memory order, which NumPy runs several times faster:
-
-- Arrays between layers keep the contract's NCHW shape (N, C, H, W); the reference's conv and
-  pool layers return them as NCHW views of (N, H, W, C) memory. Elementwise layers (ReLU)
-  keep that order for free; Flatten copies into C, H, W order as the contract says.
-- Conv2D: im2col in channels-last order gives rows (N*Ho*Wo, kh*kw*C) in which each window
-  row is kw*C consecutive floats, so the copy moves long runs instead of Wo-long pieces (with
-  few channels, as in the first layer, the transposed copy has the longer runs); one
-  matrix product with the filters, reordered to (kh*kw*C, F), gives the output already in
-  (N, Ho, Wo, F) order. A column of ones in cols and b as a row of the filter matrix put the
-  bias in that product (and db in backward's dw product): broadcast adds and sums over the
-  N*Ho*Wo rows cost more than the matmul's extra column. Backward: dw by one product; dx by one
-  product per kernel offset (a stacked matmul), then folded back with one vectorised add per
-  offset of a whole contiguous block. A first layer may skip dx (`input_grad`).
-- MaxPool2D (non-overlapping windows, the usual 2x2/2): each window offset is a strided view
-  of the (N, H, W, C) array whose innermost axis is C, so max, first argmax and the gradient's
-  scatter are a few elementwise ops per offset over C-long runs. Overlapping windows use the
-  contract functions.
+Conv2D and MaxPool2D call conv2d_forward/backward and max_pool_forward/backward. The reference's
+conv and pool functions work in channels-last memory order, which NumPy runs several times
+faster (conv.py and pool.py say how): arrays between layers keep the contract's NCHW shape
+(N, C, H, W) but are views of (N, H, W, C) memory; elementwise layers (ReLU) keep that order for
+free, and Flatten copies into C, H, W order as the contract says.
 """
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
-from ._checks import check_conv_args, check_float_array, check_positive_int, check_shape
-# The student's Conv2D calls these; the reference's Conv2D computes the same in channels-last
-# order (see above).
-from .conv import conv2d_backward, conv2d_forward  # noqa: F401
+from ._checks import check_float_array, check_positive_int, check_shape
+from .conv import conv2d_backward, conv2d_forward
 from .pool import max_pool_backward, max_pool_forward
 
 
@@ -247,65 +229,17 @@ class Conv2D(Layer):
     def forward(self, x):
         """Phase 8: conv2d_forward with this layer's parameters; keep the cache for backward."""
         ### BEGIN SOLUTION
-        # Same result as conv2d_forward(x, w, b, stride, padding), in channels-last order.
-        w, b = self.params["w"], self.params["b"]
-        check_conv_args(x, w, b, self.stride, self.padding)
-        F, C, kh, kw = w.shape
-        N, p, s = x.shape[0], self.padding, self.stride
-        xh = np.pad(x.transpose(0, 2, 3, 1), ((0, 0), (p, p), (p, p), (0, 0))) if p \
-            else x.transpose(0, 2, 3, 1)  # (N, H, W, C), a view when x is channels-last
-        windows = sliding_window_view(xh, (kh, kw), axis=(1, 2))[:, ::s, ::s]  # (N,Ho,Wo,C,kh,kw)
-        Ho, Wo = windows.shape[1:3]
-        K = kh * kw * C
-        # The bias trick: cols gets a last column of ones and the weight matrix b as its last
-        # row, so the product adds the bias (a separate broadcast add over the output is slower)
-        # and backward's product with the same cols yields db with dw.
-        if kw * C >= Wo:  # rows (N*Ho*Wo, K+1): the copy moves runs of kw*C consecutive numbers
-            cols = np.empty((N * Ho * Wo, K + 1), dtype=x.dtype)
-            # Splitting the contiguous last axis of cols[:, :K] is always a view: no 2nd copy.
-            cols[:, :K].reshape(N, Ho, Wo, kh, kw, C)[...] = windows.transpose(0, 1, 2, 4, 5, 3)
-            cols[:, K] = 1
-        else:  # few channels (the first layer): copy runs along output rows, use the transpose
-            cols_t = np.empty((K + 1, N * Ho * Wo), dtype=x.dtype)
-            cols_t[:K].reshape(kh, kw, C, N, Ho, Wo)[...] = windows.transpose(4, 5, 3, 0, 1, 2)
-            cols_t[K] = 1
-            cols = cols_t.T
-        w_mat = np.concatenate([w.transpose(2, 3, 1, 0).reshape(K, F), b[None]]).astype(
-            x.dtype, copy=False)  # (K+1, F)
-        out = cols @ w_mat  # (N*Ho*Wo, F)
-        self.cache = (xh.shape, cols)
-        return out.reshape(N, Ho, Wo, F).transpose(0, 3, 1, 2)
+        out, self.cache = conv2d_forward(x, self.params["w"], self.params["b"], self.stride,
+                                         self.padding)
+        return out
         ### END SOLUTION
 
     def backward(self, dout):
         """Phase 8: conv2d_backward; store dL/dw, dL/db in self.grads; return dL/dx."""
         ### BEGIN SOLUTION
-        # Same result as conv2d_backward, in channels-last order (see forward).
-        padded_shape, cols = self.cache
-        w = self.params["w"]
-        F, C, kh, kw = w.shape
-        N, Hp, Wp, _ = padded_shape
-        p, s = self.padding, self.stride
-        check_float_array("dout", dout, 4, "(N, F, Ho, Wo)")
-        Ho, Wo = (Hp - kh) // s + 1, (Wp - kw) // s + 1
-        check_shape("dout", dout, (N, F, Ho, Wo))
-        dout_rows = np.ascontiguousarray(dout.transpose(0, 2, 3, 1)).reshape(N * Ho * Wo, F)
-        dw_db = dout_rows.T @ cols  # (F, K+1): the column of ones gives db (see forward)
-        K = kh * kw * C
-        self.grads["w"] = np.ascontiguousarray(
-            dw_db[:, :K].reshape(F, kh, kw, C).transpose(0, 3, 1, 2), dtype=w.dtype)
-        self.grads["b"] = dw_db[:, K].astype(w.dtype)
-        if not self.input_grad:
-            return None
-        # One (N*Ho*Wo, C) block of dcols per kernel offset (a stack of products): col2im then
-        # adds whole contiguous blocks, where slicing one product's columns would add C-long runs.
-        w_offsets = w.transpose(2, 3, 0, 1).reshape(kh * kw, F, C).astype(dout.dtype, copy=False)
-        dcols = np.matmul(dout_rows, w_offsets).reshape(kh, kw, N, Ho, Wo, C)
-        dx = np.zeros((N, Hp, Wp, C), dtype=dout.dtype)
-        for i in range(kh):  # col2im: one add per kernel offset, windows overlap only across them
-            for j in range(kw):
-                dx[:, i:i + s * Ho:s, j:j + s * Wo:s] += dcols[i, j]
-        return dx[:, p:Hp - p, p:Wp - p].transpose(0, 3, 1, 2)
+        self.cache["input_grad"] = self.input_grad  # the reference's cache is a dict (conv.py)
+        dx, self.grads["w"], self.grads["b"] = conv2d_backward(dout, self.cache)
+        return dx
         ### END SOLUTION
 
 
@@ -328,46 +262,12 @@ class MaxPool2D(Pool2D):
     def forward(self, x):
         """Phase 8: max_pool_forward; keep the cache for backward."""
         ### BEGIN SOLUTION
-        if self.stride < self.size:  # overlapping windows: the contract function
-            out, self.cache = max_pool_forward(x, self.size, self.stride)
-            return out
-        # Same result as max_pool_forward, in channels-last order (see the module docstring).
-        check_float_array("x", x, 4, "(N, C, H, W)")
-        x_shape, x = x.shape, x.transpose(0, 2, 3, 1)  # (N, H, W, C)
-        size, s = self.size, self.stride
-        Ho, Wo = (x.shape[1] - size) // s + 1, (x.shape[2] - size) // s + 1
-        # Offset (i, j) of every window at once, row-major: x[:, rows, cols] is a strided view
-        # (N, Ho, Wo, C) whose innermost axis is C, so each op below runs over C-long runs.
-        offsets = [(slice(i, i + s * Ho, s), slice(j, j + s * Wo, s))
-                   for i in range(size) for j in range(size)]
-        out = x[:, offsets[0][0], offsets[0][1]].copy()  # (N, Ho, Wo, C)
-        for rows, cols in offsets[1:]:
-            np.maximum(out, x[:, rows, cols], out=out)
-        # The first maximum in row-major order, as in max_pool_forward: offset o has priority
-        # k - o; keep the highest priority among the offsets that hold the maximum. (Masked
-        # writes, np.copyto(where=) or first[mask] = o, branch per element and are 10x slower.)
-        k = len(offsets)
-        priority = np.zeros(out.shape, dtype=np.min_scalar_type(k))
-        for o, (rows, cols) in enumerate(offsets):
-            np.maximum(priority, (x[:, rows, cols] == out) * priority.dtype.type(k - o),
-                       out=priority)
-        first = k - priority
-        self.cache = (x_shape, first, offsets)
-        return out.transpose(0, 3, 1, 2)
+        out, self.cache = max_pool_forward(x, self.size, self.stride)
+        return out
         ### END SOLUTION
 
     def backward(self, dout):
         """Phase 8: max_pool_backward; return dL/dx."""
         ### BEGIN SOLUTION
-        if self.stride < self.size:
-            return max_pool_backward(dout, self.cache)
-        x_shape, first, offsets = self.cache  # first: (N, Ho, Wo, C), each window's first max
-        N, C, H, W = x_shape
-        check_float_array("dout", dout, 4, "(N, C, Ho, Wo)")
-        check_shape("dout", dout, (N, C, *first.shape[1:3]))
-        dx = np.zeros((N, H, W, C), dtype=dout.dtype)
-        dout = dout.transpose(0, 2, 3, 1)
-        for o, (rows, cols) in enumerate(offsets):  # windows don't overlap: write, not add
-            np.multiply(dout, first == o, out=dx[:, rows, cols])
-        return dx.transpose(0, 3, 1, 2)
+        return max_pool_backward(dout, self.cache)
         ### END SOLUTION

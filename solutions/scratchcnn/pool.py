@@ -33,30 +33,29 @@ def max_pool_forward(x, size=2, stride=2):
     check_float_array("x", x, 4, "(N, C, H, W)")
     check_window_args(x.shape, size, size, stride, 0)
     ### BEGIN SOLUTION
-    N, C = x.shape[:2]
-    k = size * size
-    windows = sliding_window_view(x, (size, size), axis=(2, 3))[:, :, ::stride, ::stride]
-    Ho, Wo = windows.shape[2:4]
-    # One copy puts the k offsets of every window on a leading axis, (k, N, C, Ho, Wo): the
-    # max and the argmax below are then elementwise ops over long rows, where an argmax over a
-    # trailing axis of length k would call a tiny loop once per window.
-    by_offset = windows.transpose(4, 5, 0, 1, 2, 3).reshape(k, N, C, Ho, Wo)
-    out = by_offset.max(axis=0)
-    # Backward needs the flat index in x of each window's first maximum (row-major order):
-    # the window's top-left corner plus the offset's shift i*W + j (o = i*size + j). Shifts
-    # grow with o, so the first maximum has the smallest shift among the offsets holding the
-    # maximum: give offset o the priority top - shift[o] and keep the highest (np.where or an
-    # argmax over the offsets are far slower).
     H, W = x.shape[2:]
-    shift = np.arange(k) // size * W + np.arange(k) % size
-    top = shift[-1] + 1
-    priority = (top - shift).astype(np.min_scalar_type(top)).reshape(k, 1, 1, 1, 1)
-    corner = np.arange(Ho).reshape(Ho, 1) * (stride * W) + np.arange(Wo) * stride  # (Ho, Wo)
-    index = np.arange(N * C).reshape(N, C, 1, 1) * (H * W) + (corner + top)
-    holds_max = (by_offset == out).view(np.uint8)  # 0/1 per offset, no copy
-    # In place (less memory) when the priorities fit in a byte: images up to ~127 pixels wide.
-    index -= np.multiply(holds_max, priority, out=holds_max if top < 256 else None).max(axis=0)
-    cache = (x.shape, index, stride < size)
+    Ho, Wo = (H - size) // stride + 1, (W - size) // stride + 1
+    # Offset (i, j) of every window at once is a strided view (N, C, Ho, Wo) of x, so the max
+    # and the masks are a few elementwise ops per offset over whole arrays.
+    offsets = [(slice(i, i + stride * Ho, stride), slice(j, j + stride * Wo, stride))
+               for i in range(size) for j in range(size)]  # row-major, as the tie rule reads
+    # C-long runs need channels-last memory: one copy if x is not (NCHW), none if it is.
+    x = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    views = [x[:, :, rows, cols] for rows, cols in offsets]
+    out = views[0].copy(order="K")
+    for view in views[1:]:
+        np.maximum(out, view, out=out)
+    # Backward needs, per offset, where it holds its window's first maximum. Ties are rare in
+    # real activations: when the offsets equal to the max number exactly one per window (a
+    # count, no pass over the masks), they are the answer; otherwise each keeps only the
+    # windows whose maximum no earlier offset holds.
+    masks = [view == out for view in views]  # bool, same memory order as out
+    if sum(np.count_nonzero(mask) for mask in masks) != out.size:
+        taken = masks[0].copy()
+        for mask in masks[1:]:
+            mask &= ~taken
+            taken |= mask
+    cache = (x.shape, offsets, masks, stride, size)
     return out, cache
     ### END SOLUTION
 
@@ -72,16 +71,22 @@ def max_pool_backward(dout, cache):
     """
     check_float_array("dout", dout, 4, "(N, C, Ho, Wo)")
     ### BEGIN SOLUTION
-    x_shape, index, overlapping = cache
-    check_shape("dout", dout, index.shape)
-    if not overlapping:
-        # Each position of x is in at most one window: one scatter writes the whole gradient.
-        dx = np.zeros(x_shape, dtype=dout.dtype)
-        dx.reshape(-1)[index.reshape(-1)] = dout.reshape(-1)
-        return dx
-    # Overlapping windows may share a maximum: bincount sums their contributions.
-    dx = np.bincount(index.reshape(-1), weights=dout.reshape(-1), minlength=int(np.prod(x_shape)))
-    return dx.reshape(x_shape).astype(dout.dtype)
+    x_shape, offsets, masks, stride, size = cache
+    check_shape("dout", dout, masks[0].shape)
+    # Everything in the masks' memory order (x's): elementwise ops over arrays of different
+    # orders run several times slower than one copy of dout.
+    like_x = np.empty_like(masks[0], dtype=dout.dtype)
+    like_x[...] = dout
+    dout = like_x
+    H, W = x_shape[2:]
+    tiled = stride == size and H % size == 0 and W % size == 0  # every position in one window
+    dx = (np.empty_like if tiled else np.zeros_like)(dout, shape=x_shape)
+    for (rows, cols), mask in zip(offsets, masks):
+        if stride < size:  # overlapping windows: a position may be the maximum of several
+            dx[:, :, rows, cols] += dout * mask
+        else:  # each position is in one window at most: write
+            np.multiply(dout, mask, out=dx[:, :, rows, cols])
+    return dx
     ### END SOLUTION
 
 

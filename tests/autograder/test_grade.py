@@ -40,7 +40,8 @@ def test_fresh_stubs_are_not_started_everywhere():
 
 def test_a_phase_waiting_for_an_earlier_stub_is_failed_with_the_reason(reference_copy, replace_in):
     """Phase 5 done, Phase 4 not: the cache comes from the student's own forward."""
-    replace_in(reference_copy / "scratchcnn" / "pool.py", "    N, C = x.shape[:2]\n",
+    replace_in(reference_copy / "scratchcnn" / "pool.py",
+               "    Ho, Wo = (H - size) // stride + 1, (W - size) // stride + 1\n",
                "    raise NotImplementedError('Phase 4 (max-pool forward): implement it')\n")
     phase5 = grade(reference_copy, [5])["phases"][0]
     assert phase5["status"] == "failed"
