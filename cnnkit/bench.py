@@ -28,6 +28,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from .memory import keep_freed_memory
 from .models import INPUT_SHAPE
 from .parallel import blas_threads
 from .train import (
@@ -333,6 +334,8 @@ def bench_command(args) -> int:
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1 (got {getattr(args, name)})")
     impl = load_bench_impl(args.impl)
+    # As `cnnkit train` runs (cnnkit.memory); for PyTorch's ops and epochs too, in this process.
+    keep_freed_memory()
     torch_ops = None
     if args.torch:
         try:
