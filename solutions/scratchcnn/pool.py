@@ -45,16 +45,13 @@ def max_pool_forward(x, size=2, stride=2):
     out = views[0].copy(order="K")
     for view in views[1:]:
         np.maximum(out, view, out=out)
-    # Backward needs, per offset, where it holds its window's first maximum. Ties are rare in
-    # real activations: when the offsets equal to the max number exactly one per window (a
-    # count, no pass over the masks), they are the answer; otherwise each keeps only the
-    # windows whose maximum no earlier offset holds.
-    masks = [view == out for view in views]  # bool, same memory order as out
-    if sum(np.count_nonzero(mask) for mask in masks) != out.size:
-        taken = masks[0].copy()
-        for mask in masks[1:]:
-            mask &= ~taken
-            taken |= mask
+    # Backward needs, per offset, where it holds its window's first maximum: where it equals
+    # the maximum and no earlier offset does (ties are common: MNIST's blank background).
+    masks = [view == out for view in views]  # bool, in x's memory order
+    taken = masks[0].copy(order="K")
+    for mask in masks[1:]:
+        np.greater(mask, taken, out=mask)  # mask and not taken
+        taken |= mask
     cache = (x.shape, offsets, masks, stride, size)
     return out, cache
     ### END SOLUTION
