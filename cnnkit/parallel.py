@@ -43,6 +43,7 @@ import multiprocessing
 import pickle
 import signal
 import sys
+import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 
@@ -198,6 +199,19 @@ class DataParallel(Sharded):
 # ---------------------------------------------------------------------------------------------
 # Processes
 
+# How long a process polls its pipe before it sleeps in a blocking read. Waking a sleeping
+# process costs about 0.07 ms per message on this VM, and a step hands over four; the waits
+# inside a training step are shorter than this, so neither process sleeps between messages.
+SPIN_SECONDS = 0.002
+
+
+def receive(connection):
+    """The next message from `connection`: polled for up to SPIN_SECONDS, then waited for."""
+    deadline = time.perf_counter() + SPIN_SECONDS
+    while not connection.poll() and time.perf_counter() < deadline:
+        pass
+    return connection.recv()
+
 
 def shared_copy(array) -> np.ndarray:
     """A copy of `array` in an anonymous shared mapping: processes forked later see (and make)
@@ -266,7 +280,7 @@ def serve(model, connection, params: list[dict], grads: list[dict], buffers: lis
     with blas_threads(1):
         while True:
             try:
-                request = connection.recv()
+                request = receive(connection)
             except EOFError:
                 return
             if request is None:
@@ -330,7 +344,7 @@ class Worker:
             failure, self.failure = self.failure, None
             return None, failure
         try:
-            status, value, *details = self.connection.recv()
+            status, value, *details = receive(self.connection)
         except (EOFError, OSError):
             return None, self.died()
         if status == "error":
