@@ -21,10 +21,10 @@ unchanged.
 `DataParallel` runs the replicas on threads: NumPy releases the GIL inside array operations,
 but a step makes about 150 NumPy calls per shard and the threads queue for the GIL between
 them. `ProcessParallel` runs them in forked worker processes instead, with the parameters in
-shared memory (the optimizer's in-place updates reach every worker): on two cores its
-training steps are about 5% faster (benchmarks/README.md; what remains is the two cores slowing
-each other down, not the hand-overs). It needs `fork` (Linux); `parallel_for` picks it where it
-is available.
+shared memory (the optimizer's in-place updates reach every worker), each process polling its
+pipe briefly before it sleeps (`receive`): on two cores its training steps are about 5% faster
+(benchmarks/README.md). It needs `fork` (Linux); `parallel_for` picks it where it is
+available.
 
 Same inputs and shard count, same result: shards, and the order of the sums, are fixed. Use
 `blas_threads(1)` around a data-parallel run so that each shard's BLAS calls stay on its core.

@@ -2,6 +2,8 @@
 
 import json
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -10,6 +12,7 @@ from scratchcnn import conv, pool
 from cnnkit import bench
 from cnnkit.cli import main
 from cnnkit.models import load_impl
+from cnnkit.paths import KIT_ROOT
 
 # One image's training products in the guide's CNN, by hand: 2 FLOPs per multiply-add; forward,
 # dL/dw and dL/dx, except dL/dx of the first layer (its input is the data).
@@ -81,3 +84,17 @@ def test_naive_conv_backward_loops_match_the_reference():
 def test_counts_below_one_are_refused_by_name(option, capsys):
     assert main(["bench", option, "0", "--no-torch", "--no-epoch"]) == 2
     assert f"cnnkit bench: {option} must be >= 1 (got 0)" in capsys.readouterr().err
+
+
+def test_layer_times_script_reports_every_layer_of_the_trainer_order():
+    """benchmarks/layer_times.py, tiny: one row per layer in the trainer's order (ReLU after
+    each pool), forward and backward times, and the totals."""
+    out = subprocess.run(
+        [sys.executable, str(KIT_ROOT / "benchmarks" / "layer_times.py"), "--shard", "4",
+         "--steps", "3", "--warmup", "1"], capture_output=True, text=True, check=True).stdout
+    rows = [line.split() for line in out.splitlines()[2:]]
+    assert [row[0].split("(")[0] for row in rows] == [
+        "Conv2D", "MaxPool2D", "ReLU", "Conv2D", "MaxPool2D", "ReLU", "Flatten", "Dense", "ReLU",
+        "Dense", "total"]
+    assert all(float(value) >= 0 for row in rows[:-1] for value in row[-2:])
+    assert float(rows[-1][-1]) > 0  # the whole step

@@ -39,7 +39,8 @@ def max_pool_forward(x, size=2, stride=2):
     # and the masks are a few elementwise ops per offset over whole arrays.
     offsets = [(slice(i, i + stride * Ho, stride), slice(j, j + stride * Wo, stride))
                for i in range(size) for j in range(size)]  # row-major, as the tie rule reads
-    # C-long runs need channels-last memory: one copy if x is not (NCHW), none if it is.
+    # In channels-last memory every view runs over C-long rows: one copy when x is NCHW, none
+    # when it already is channels-last (the reference's conv output).
     x = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
     views = [x[:, :, rows, cols] for rows, cols in offsets]
     out = views[0].copy(order="K")
@@ -70,19 +71,18 @@ def max_pool_backward(dout, cache):
     ### BEGIN SOLUTION
     x_shape, offsets, masks, stride, size = cache
     check_shape("dout", dout, masks[0].shape)
-    # Everything in the masks' memory order (x's): elementwise ops over arrays of different
-    # orders run several times slower than one copy of dout.
-    like_x = np.empty_like(masks[0], dtype=dout.dtype)
-    like_x[...] = dout
-    dout = like_x
+    # dout, and dx, in the masks' channels-last memory order: elementwise ops over arrays of
+    # different memory orders run several times slower than this one copy.
+    dout_cl = np.empty_like(masks[0], dtype=dout.dtype)
+    dout_cl[...] = dout
     H, W = x_shape[2:]
     tiled = stride == size and H % size == 0 and W % size == 0  # every position in one window
-    dx = (np.empty_like if tiled else np.zeros_like)(dout, shape=x_shape)
+    dx = (np.empty_like if tiled else np.zeros_like)(dout_cl, shape=x_shape)
     for (rows, cols), mask in zip(offsets, masks):
         if stride < size:  # overlapping windows: a position may be the maximum of several
-            dx[:, :, rows, cols] += dout * mask
+            dx[:, :, rows, cols] += dout_cl * mask
         else:  # each position is in one window at most: write
-            np.multiply(dout, mask, out=dx[:, :, rows, cols])
+            np.multiply(dout_cl, mask, out=dx[:, :, rows, cols])
     return dx
     ### END SOLUTION
 
