@@ -30,10 +30,9 @@ from rich.table import Table
 
 from .memory import keep_freed_memory
 from .models import INPUT_SHAPE
-from .parallel import blas_threads
+from .parallel import blas_threads, usable_cores
 from .train import (
-    Recipe, default_threads, fast_training, load_impl, lr_at, parallel_kind, peak_memory_mib,
-    unfinished,
+    Recipe, fast_training, load_impl, lr_at, parallel_kind, peak_memory_mib, unfinished,
 )
 
 # (name, kind, input shape without the batch, filter shape or pool size)
@@ -381,7 +380,7 @@ def register(subparsers) -> None:
                         help="'solutions' (default), 'assignments' or a folder holding scratchcnn/")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--repeat", type=int, default=7, help="runs per op (median)")
-    parser.add_argument("--threads", type=int, default=default_threads())
+    parser.add_argument("--threads", type=int, default=usable_cores())
     parser.add_argument("--naive-batch", type=int, default=2,
                         help="images the naive loops run on (their time is scaled to --batch)")
     parser.add_argument("--epoch-images", type=int, default=60000,

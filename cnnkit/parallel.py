@@ -42,6 +42,7 @@ import mmap
 import multiprocessing
 import pickle
 import signal
+import os
 import sys
 import time
 import traceback
@@ -202,12 +203,18 @@ class DataParallel(Sharded):
 # How long a process polls its pipe before it sleeps in a blocking read. Waking a sleeping
 # process costs about 0.07 ms per message on this VM, and a step hands over four; the waits
 # inside a training step are shorter than this, so neither process sleeps between messages.
+# Only with a core each: polling on a shared core would take it from the process it waits for.
 SPIN_SECONDS = 0.002
 
 
+def usable_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
 def receive(connection):
-    """The next message from `connection`: polled for up to SPIN_SECONDS, then waited for."""
-    deadline = time.perf_counter() + SPIN_SECONDS
+    """The next message from `connection`: polled for up to SPIN_SECONDS (when this process
+    may use more than one core), then waited for."""
+    deadline = time.perf_counter() + (SPIN_SECONDS if usable_cores() > 1 else 0)
     while not connection.poll() and time.perf_counter() < deadline:
         pass
     return connection.recv()

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import resource
 import sys
 import time
@@ -46,7 +45,7 @@ from .memory import keep_freed_memory
 from .models import (
     INPUT_SHAPE, MODELS, build_model, eval_mode, load_impl, load_model, num_parameters, save_model,
 )
-from .parallel import DataParallel, blas_threads, can_fork, parallel_for
+from .parallel import DataParallel, blas_threads, can_fork, parallel_for, usable_cores
 
 SHIFTS = (0, 1, 2, 3, 4)  # pixels to the right, for the translation demo
 SHIFT_IMAGES = 2000  # test images used for accuracy under shifts
@@ -370,10 +369,6 @@ def parallel_kind() -> str:
     return "worker processes" if can_fork() else "threads"
 
 
-def default_threads() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-
-
 def train_and_report(impl, kind: str, recipe: Recipe, data: dict, console: Console,
                      progress: bool, label: str) -> tuple[object, History]:
     model = build_model(impl, kind, recipe.seed)
@@ -588,7 +583,7 @@ def add_common(parser: argparse.ArgumentParser) -> None:
                              "Fashion-MNIST; else the cache, downloading if needed)")
     parser.add_argument("--limit", type=int, metavar="N",
                         help="use only the first N training and N test images (a quick run)")
-    parser.add_argument("--threads", type=int, default=default_threads(),
+    parser.add_argument("--threads", type=int, default=usable_cores(),
                         help="cores each batch is split over, on worker processes (Linux) or "
                              "threads (default: the CPUs available)")
 
