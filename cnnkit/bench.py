@@ -6,11 +6,14 @@
 For every op of the guide's CNN (both convolutions forward and backward, both max-pools forward
 and backward) it reports the median time of several runs, the naive loops' time on the same
 shapes (Phase 1's conv2d_forward_naive and loop versions of the other three ops, run on a
-smaller batch and scaled, since they take seconds), and the speed-up. Then it times training
-epochs the way `cnnkit train` runs them (median of --epoch-runs, 3 by default). When PyTorch is
-installed (the optional extra: `pip install torch==2.13.0`), the same ops and the same epochs
-(architecture, batch, optimizer) run on PyTorch's CPU backend with the same number of threads,
-in the same process, each epoch alternating with one of NumPy's.
+smaller batch and scaled, since they take seconds), and the speed-up. With more than one
+thread it also times each op as `cnnkit train` runs it: the batch split over that many
+processes, one BLAS thread each ("split"; a single call runs only the matrix products on all
+cores, NumPy's other passes on one). Then it times training epochs the way `cnnkit train` runs
+them (median of --epoch-runs, 3 by default). When PyTorch is installed (the optional extra:
+`pip install torch==2.13.0`), the same ops and the same epochs (architecture, batch, optimizer)
+run on PyTorch's CPU backend with the same number of threads, in the same process, each epoch
+alternating with one of NumPy's.
 """
 
 from __future__ import annotations
@@ -18,10 +21,14 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import multiprocessing
 import os
+import signal
 import statistics
 import time
+from contextlib import suppress
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -30,11 +37,12 @@ from rich.table import Table
 
 from .memory import keep_freed_memory
 from .models import INPUT_SHAPE
-from .parallel import blas_threads, usable_cores
+from .parallel import blas_threads, can_fork, receive, usable_cores
 from .train import (
     Recipe, fast_training, load_impl, lr_at, parallel_kind, peak_memory_mib, unfinished,
 )
 
+FORK_WARMUP_SECONDS = 0.5
 # (name, kind, input shape without the batch, filter shape or pool size)
 OPS = (
     ("conv1", "conv", (1, 28, 28), (32, 1, 3, 3)),
@@ -51,6 +59,7 @@ class OpTiming:
     ms: float
     naive_ms: float | None = None
     torch_ms: float | None = None
+    split_ms: float | None = None  # the batch split over processes (`split_ms`)
 
     @property
     def speedup(self) -> float | None:
@@ -59,6 +68,10 @@ class OpTiming:
     @property
     def vs_torch(self) -> float | None:
         return None if self.torch_ms is None else self.ms / self.torch_ms
+
+    @property
+    def split_vs_torch(self) -> float | None:
+        return None if None in (self.split_ms, self.torch_ms) else self.split_ms / self.torch_ms
 
 
 def median_ms(run, repeat: int) -> float:
@@ -113,46 +126,109 @@ def pool_backward_loops(x, dout, size):
     return dx
 
 
-def time_ops(impl, batch: int, repeat: int, naive_batch: int, torch_ops) -> list[OpTiming]:
-    """Time each op of OPS on `impl` (and PyTorch if `torch_ops`); naive loops on naive_batch."""
+def time_ops(impl, batch: int, repeat: int, naive_batch: int, torch_ops,
+             processes: int) -> list[OpTiming]:
+    """Time each op of OPS on `impl`: one call on the whole batch, the naive loops on
+    naive_batch images (scaled), PyTorch if `torch_ops`, and the batch split over `processes`
+    processes if more than one (`split_ms`)."""
     conv, pool = impl.conv, impl.pool
     rng = np.random.default_rng(0)
     rows = []
     for name, kind, shape, spec in OPS:
         x = rng.standard_normal((batch, *shape), dtype=np.float32)
         small = x[:naive_batch]
-        scale = batch / len(small)
         if kind == "conv":
             w = rng.standard_normal(spec, dtype=np.float32) * 0.1
             b = rng.standard_normal(spec[0], dtype=np.float32)
-            out, cache = conv.conv2d_forward(x, w, b)
-            dout = rng.standard_normal(out.shape, dtype=np.float32)
             label = f"{dims(x.shape)} * {dims(w.shape)}"
-            fwd = OpTiming(f"{name} forward", label,
-                           median_ms(lambda: conv.conv2d_forward(x, w, b), repeat))
-            bwd = OpTiming(f"{name} backward", label,
-                           median_ms(lambda: conv.conv2d_backward(dout, cache), repeat))
-            fwd.naive_ms = scale * median_ms(
-                lambda: conv.conv2d_forward_naive(small, w, b), 1)
-            bwd.naive_ms = scale * median_ms(
-                lambda: conv_backward_loops(small, w, dout[:naive_batch]), 1)
-            if torch_ops:
-                fwd.torch_ms, bwd.torch_ms = torch_ops.conv(x, w, b, dout, repeat)
+            forward = partial(conv.conv2d_forward, w=w, b=b)
+            backward = conv.conv2d_backward
+            naive_forward = partial(conv.conv2d_forward_naive, small, w, b)
+            naive_backward = partial(conv_backward_loops, small, w)
         else:
-            out, cache = pool.max_pool_forward(x, spec, spec)
-            dout = rng.standard_normal(out.shape, dtype=np.float32)
             label = f"{dims(x.shape)}, {spec}x{spec}/{spec}"
-            fwd = OpTiming(f"{name} forward", label,
-                           median_ms(lambda: pool.max_pool_forward(x, spec, spec), repeat))
-            bwd = OpTiming(f"{name} backward", label,
-                           median_ms(lambda: pool.max_pool_backward(dout, cache), repeat))
-            fwd.naive_ms = scale * median_ms(lambda: pool_forward_loops(small, spec), 1)
-            bwd.naive_ms = scale * median_ms(
-                lambda: pool_backward_loops(small, dout[:naive_batch], spec), 1)
-            if torch_ops:
-                fwd.torch_ms, bwd.torch_ms = torch_ops.pool(x, spec, dout, repeat)
+            forward = partial(pool.max_pool_forward, size=spec, stride=spec)
+            backward = pool.max_pool_backward
+            naive_forward = partial(pool_forward_loops, small, spec)
+            naive_backward = partial(pool_backward_loops, small, size=spec)
+        out, cache = forward(x)
+        dout = rng.standard_normal(out.shape, dtype=np.float32)
+        fwd = OpTiming(f"{name} forward", label, median_ms(lambda: forward(x), repeat))
+        bwd = OpTiming(f"{name} backward", label,
+                       median_ms(lambda: backward(dout, cache), repeat))
+        if processes > 1 and can_fork():
+            fwd.split_ms, bwd.split_ms = split_ms(forward, backward, x, dout, processes, repeat)
+        if torch_ops:
+            fwd.torch_ms, bwd.torch_ms = (torch_ops.conv(x, w, b, dout, repeat) if kind == "conv"
+                                          else torch_ops.pool(x, spec, dout, repeat))
+        # Last: PyTorch's idle threads spin for a while after its ops, taking the cores from
+        # whatever runs next; the naive loops (one core, seconds) absorb that.
+        scale = batch / len(small)
+        fwd.naive_ms = scale * median_ms(naive_forward, 1)
+        bwd.naive_ms = scale * median_ms(lambda: naive_backward(dout=dout[:naive_batch]), 1)
         rows += [fwd, bwd]
     return rows
+
+
+def split_ms(forward, backward, x, dout, processes: int, repeat: int) -> tuple[float, float]:
+    """The op as `cnnkit train` runs it: the batch split over `processes` processes, one BLAS
+    thread each, every process holding its own shard's inputs and cache (as the training's
+    worker processes keep their activations; nothing crosses the pipes but the go and done
+    messages). Median ms of forward, of backward, from the requests to the last reply."""
+    bounds = np.linspace(0, len(x), processes + 1).astype(int)
+    parts = [slice(start, stop) for start, stop in zip(bounds[:-1], bounds[1:])]
+    caches = [forward(x[part])[1] for part in parts]
+    return (at_once_ms([partial(forward, x[part]) for part in parts], repeat),
+            at_once_ms([partial(backward, dout[part], cache)
+                        for part, cache in zip(parts, caches)], repeat))
+
+
+def at_once_ms(runs: list, repeat: int) -> float:
+    """Median ms for runs[r]() to run in len(runs) processes at the same time: runs[0] in this
+    one, the others in processes forked for this measurement (one BLAS thread each)."""
+    context = multiprocessing.get_context("fork")
+    workers = []
+    try:
+        for run in runs[1:]:
+            ours, theirs = context.Pipe()
+            process = context.Process(target=run_on_request, args=(run, theirs), daemon=True)
+            process.start()
+            theirs.close()
+            workers.append((ours, process))
+
+        def once():
+            for ours, _ in workers:
+                ours.send(True)
+            runs[0]()
+            for ours, _ in workers:
+                if not receive(ours):
+                    raise RuntimeError("the op failed in a worker process")
+
+        with blas_threads(1):
+            # Runs right after a fork are up to 2x slower, for a dozen of them here (the kernel
+            # copies the pages both processes write and merges huge pages again): warm up.
+            deadline = time.perf_counter() + FORK_WARMUP_SECONDS
+            while time.perf_counter() < deadline:
+                once()
+            return median_ms(once, repeat)
+    finally:
+        for ours, process in workers:
+            with suppress(OSError):
+                ours.send(False)
+            process.join()
+
+
+def run_on_request(run, connection) -> None:
+    """A measuring worker: run() once per True received, reply whether it ran; stop at False."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
+    with blas_threads(1):
+        while receive(connection):
+            try:
+                run()
+            except Exception:
+                connection.send(False)
+            else:
+                connection.send(True)
 
 
 class TorchOps:
@@ -320,6 +396,28 @@ def fmt(value, pattern: str) -> str:
     return "-" if value is None else pattern.format(value)
 
 
+def ops_table(ops: list[OpTiming], args, naive_batch: int) -> Table:
+    split = any(r.split_ms is not None for r in ops)
+    caption = (f"numpy: one call on the batch, BLAS on {args.threads} thread(s), the rest on one "
+               f"core; naive loops: Phase 1's loops on {naive_batch} image(s), times "
+               f"{args.batch / naive_batch:g}")
+    if split:
+        caption += (f"; split: the batch split over {args.threads} processes, one BLAS thread "
+                    f"each, as `cnnkit train` runs")
+    columns = ["op", "shape", "numpy", "naive loops", "speed-up", "pytorch", "numpy / pytorch"]
+    columns += ["split", "split / pytorch"] if split else []
+    table = Table(title="contract ops (ms)", title_justify="left", caption=caption,
+                  caption_justify="left")
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("op", "shape") else "right")
+    for r in ops:
+        cells = [r.op, r.shape, f"{r.ms:.2f}", fmt(r.naive_ms, "{:.0f}"), fmt(r.speedup, "{:.0f}x"),
+                 fmt(r.torch_ms, "{:.2f}"), fmt(r.vs_torch, "{:.2f}")]
+        cells += [fmt(r.split_ms, "{:.2f}"), fmt(r.split_vs_torch, "{:.2f}")] if split else []
+        table.add_row(*cells)
+    return table
+
+
 def run(args) -> int:
     try:
         return bench_command(args)
@@ -347,20 +445,13 @@ def bench_command(args) -> int:
                   f"{args.threads} thread(s); median of {args.repeat} runs"
                   + (f"; PyTorch {torch_ops.torch.__version__}" if torch_ops else ""))
     with blas_threads(args.threads):
-        ops = time_ops(impl, args.batch, args.repeat, naive_batch, torch_ops)
-    table = Table(title="contract ops (ms)", title_justify="left")
-    for column in ("op", "shape", "numpy", f"naive loops (x{args.batch // naive_batch} "
-                   f"of batch {naive_batch})", "speed-up", "pytorch", "numpy / pytorch"):
-        table.add_column(column, justify="left" if column in ("op", "shape") else "right")
-    for r in ops:
-        table.add_row(r.op, r.shape, f"{r.ms:.2f}", fmt(r.naive_ms, "{:.0f}"),
-                      fmt(r.speedup, "{:.0f}x"), fmt(r.torch_ms, "{:.2f}"),
-                      fmt(r.vs_torch, "{:.2f}"))
-    console.print(table)
+        ops = time_ops(impl, args.batch, args.repeat, naive_batch, torch_ops, args.threads)
+    console.print(ops_table(ops, args, naive_batch))
     result = {"implementation": str(impl.folder), "batch": args.batch, "threads": args.threads,
               "repeat": args.repeat, "load_average": os.getloadavg(),
               "torch": torch_ops.torch.__version__ if torch_ops else None,
-              "ops": [{**asdict(r), "speedup": r.speedup, "vs_torch": r.vs_torch} for r in ops]}
+              "ops": [{**asdict(r), "speedup": r.speedup, "vs_torch": r.vs_torch,
+                       "split_vs_torch": r.split_vs_torch} for r in ops]}
     if args.epoch:
         result["epoch"] = time_epochs(impl, args, torch_ops, console)
     result["peak_memory_mib"] = peak_memory_mib()

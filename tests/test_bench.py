@@ -12,6 +12,7 @@ from scratchcnn import conv, pool
 from cnnkit import bench
 from cnnkit.cli import main
 from cnnkit.models import load_impl
+from cnnkit.parallel import can_fork
 from cnnkit.paths import KIT_ROOT
 
 # One image's training products in the guide's CNN, by hand: 2 FLOPs per multiply-add; forward,
@@ -33,7 +34,9 @@ def test_bench_reports_every_op_and_an_epoch(tmp_path, capsys):
         for step in ("forward", "backward")]
     for r in report["ops"]:
         assert r["ms"] > 0 and r["naive_ms"] > 0 and r["speedup"] > 0, r
-        assert r["torch_ms"] is None
+        assert r["torch_ms"] is None and r["split_vs_torch"] is None
+        # the batch split over the two processes, as training runs (worker processes: Linux)
+        assert (r["split_ms"] > 0) if can_fork() else (r["split_ms"] is None)
     epoch = report["epoch"]
     assert epoch["images"] == 64 and len(epoch["runs"]) == 2
     assert epoch["seconds"] == sum(epoch["runs"]) / 2 and epoch["torch_runs"] == []
@@ -41,7 +44,8 @@ def test_bench_reports_every_op_and_an_epoch(tmp_path, capsys):
     assert epoch["matmul_bound_seconds"] == pytest.approx(
         epoch["flops"] / (2 * epoch["matmul_gflops_per_core"] * 1e9))
     assert report["peak_memory_mib"] > 0
-    assert "contract ops" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "contract ops" in out and ("split:" in out) == can_fork()
 
 
 def test_bench_compares_with_pytorch_when_installed(tmp_path):
@@ -50,6 +54,8 @@ def test_bench_compares_with_pytorch_when_installed(tmp_path):
     assert main([*TINY, "--json", str(result)]) == 0
     report = json.loads(result.read_text())
     assert all(r["torch_ms"] > 0 and r["vs_torch"] > 0 for r in report["ops"])
+    if can_fork():
+        assert all(r["split_vs_torch"] == r["split_ms"] / r["torch_ms"] for r in report["ops"])
     assert report["epoch"]["torch_seconds"] > 0 and len(report["epoch"]["torch_runs"]) == 2
 
 
