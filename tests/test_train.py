@@ -1,4 +1,5 @@
-"""`cnnkit train` / `cnnkit evaluate`, the trainer's fast path and the reference's fast layers.
+"""`cnnkit train` / `cnnkit evaluate`, the trainer's fast path, and the reference's layers on
+either memory layout.
 
 Learning, determinism and saving are checked on scikit-learn's digits (seconds, offline); the
 command line on a few hundred MNIST images; the milestone itself, a full default training run to
@@ -43,7 +44,10 @@ def quiet_fit(impl, model, recipe, data):
     return fit(impl, model, recipe, data, progress=False, report=lambda *_: None)
 
 
-# --- the reference's fast layers compute what the contract functions compute -----------------
+# --- the reference's conv and pool work on either memory layout; its layers are their wrappers --
+# (test_reference.py checks the contract functions on NCHW arrays against the loop definitions;
+# here the same inputs stored channels-last, as the reference's layers hand them on, must give
+# the same results through the layers)
 
 CONV_CASES = [((2, 3, 7, 6), (4, 3, 3, 2), 1, 0), ((2, 3, 7, 6), (4, 3, 3, 2), 2, 1),
               ((3, 2, 9, 11), (2, 2, 2, 3), 3, 2), ((2, 1, 28, 28), (5, 1, 3, 3), 1, 0)]
@@ -56,20 +60,23 @@ def channels_last(x):
 
 @pytest.mark.parametrize("x_shape, w_shape, stride, padding", CONV_CASES)
 @pytest.mark.parametrize("layout", [np.ascontiguousarray, channels_last])
-def test_conv_layer_equals_contract_functions(x_shape, w_shape, stride, padding, layout):
+def test_conv_layer_on_either_layout_equals_contract_functions_on_nchw(
+        x_shape, w_shape, stride, padding, layout):
     rng = np.random.default_rng(0)
-    x = layout(rng.standard_normal(x_shape))
+    x_nchw = rng.standard_normal(x_shape)
+    x = layout(x_nchw)
     layer = layers.Conv2D(w_shape[1], w_shape[0], w_shape[2:], stride, padding, rng=1,
                           dtype=np.float64)
     layer.params["b"][:] = rng.standard_normal(w_shape[0])
     before = x.copy()
     out = layer.forward(x)
-    expected, cache = conv.conv2d_forward(x, layer.params["w"], layer.params["b"], stride, padding)
+    expected, cache = conv.conv2d_forward(x_nchw, layer.params["w"], layer.params["b"], stride,
+                                          padding)
     np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
-    dout = layout(rng.standard_normal(out.shape))
-    dx = layer.backward(dout)
+    dout_nchw = rng.standard_normal(out.shape)
+    dx = layer.backward(layout(dout_nchw))
     for got, want in zip((dx, layer.grads["w"], layer.grads["b"]),
-                         conv.conv2d_backward(dout, cache)):
+                         conv.conv2d_backward(dout_nchw, cache)):
         assert got.shape == want.shape and got.dtype == want.dtype
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
     np.testing.assert_array_equal(x, before)
@@ -79,17 +86,18 @@ def test_conv_layer_equals_contract_functions(x_shape, w_shape, stride, padding,
                                                  ((1, 2, 9, 9), 3, 3), ((1, 2, 10, 10), 2, 3),
                                                  ((1, 2, 7, 7), 3, 2)])
 @pytest.mark.parametrize("layout", [np.ascontiguousarray, channels_last])
-def test_pool_layer_equals_contract_functions_with_ties(shape, size, stride, layout):
+def test_pool_layer_on_either_layout_equals_contract_functions_on_nchw_with_ties(
+        shape, size, stride, layout):
     rng = np.random.default_rng(1)
-    x = layout(rng.integers(0, 3, shape).astype(np.float32))  # many ties within windows
+    x_nchw = rng.integers(0, 3, shape).astype(np.float32)  # many ties within windows
     layer = layers.MaxPool2D(size, stride)
-    out = layer.forward(x)
-    expected, cache = pool.max_pool_forward(x, size, stride)
+    out = layer.forward(layout(x_nchw))
+    expected, cache = pool.max_pool_forward(x_nchw, size, stride)
     np.testing.assert_array_equal(out, expected)
-    dout = layout(rng.standard_normal(out.shape).astype(np.float32))
-    dx = layer.backward(dout)
+    dout_nchw = rng.standard_normal(out.shape).astype(np.float32)
+    dx = layer.backward(layout(dout_nchw))
     assert dx.dtype == np.float32
-    np.testing.assert_array_equal(dx, pool.max_pool_backward(dout, cache))
+    np.testing.assert_array_equal(dx, pool.max_pool_backward(dout_nchw, cache))
 
 
 def test_conv_layer_can_skip_the_input_gradient():
