@@ -5,8 +5,8 @@
     .venv/bin/python benchmarks/layer_times.py --impl assignments --shard 64
 
 One process, one BLAS thread, the layers in the order the trainer runs them (ReLU after each
-max pool, no input gradient for the first layer: cnnkit.train), freed memory kept for reuse as
-the trainer does (cnnkit.memory). Each figure is the median over --steps steps after --warmup.
+max pool, no input gradient for the first layer: cnnkit.train), with the trainer's process
+settings (cnnkit.runtime). Each figure is the median over --steps steps after --warmup.
 Real digits matter: their blank background makes ties in the first pool the rule.
 """
 
@@ -19,9 +19,9 @@ import time
 import numpy as np
 
 from cnnkit.data import load_mnist, to_nchw_float
-from cnnkit.memory import keep_freed_memory
 from cnnkit.models import build_model, load_impl
 from cnnkit.parallel import blas_threads
+from cnnkit.runtime import denormals_flushed, keep_freed_memory
 from cnnkit.train import no_input_grad, pool_before_relu
 
 
@@ -37,7 +37,7 @@ def shard_images(images: int, data) -> tuple[np.ndarray, np.ndarray, str]:
 def layer_times(impl, x, y, steps: int, warmup: int) -> tuple[list[str], np.ndarray]:
     """Per layer, the median thread CPU time (ms) of forward and of backward: (names, (L, 2))."""
     model = build_model(impl, "cnn", seed=0)
-    with blas_threads(1), no_input_grad(model), pool_before_relu(model):
+    with denormals_flushed(), blas_threads(1), no_input_grad(model), pool_before_relu(model):
         times = np.zeros((warmup + steps, len(model.layers), 2))
         for step in range(warmup + steps):
             out = x

@@ -35,7 +35,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from .memory import keep_freed_memory
+from .runtime import denormals_flushed, keep_freed_memory
 from .models import INPUT_SHAPE
 from .parallel import blas_threads, can_fork, receive, usable_cores
 from .train import (
@@ -419,8 +419,12 @@ def ops_table(ops: list[OpTiming], args, naive_batch: int) -> Table:
 
 
 def run(args) -> int:
+    # As `cnnkit train` runs (cnnkit.runtime), for PyTorch's ops and epochs too: set before
+    # PyTorch starts its threads, which inherit the floating-point environment.
+    keep_freed_memory()
     try:
-        return bench_command(args)
+        with denormals_flushed():
+            return bench_command(args)
     except NotImplementedError as err:
         return unfinished("bench", err)
 
@@ -431,8 +435,6 @@ def bench_command(args) -> int:
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1 (got {getattr(args, name)})")
     impl = load_bench_impl(args.impl)
-    # As `cnnkit train` runs (cnnkit.memory); for PyTorch's ops and epochs too, in this process.
-    keep_freed_memory()
     torch_ops = None
     if args.torch:
         try:

@@ -41,7 +41,7 @@ from tqdm import tqdm
 
 from .data import DATASETS, get_dataset, load_mnist, to_nchw_float
 from .files import replace_atomically, write_json_atomic
-from .memory import keep_freed_memory
+from .runtime import denormals_flushed, keep_freed_memory
 from .models import (
     INPUT_SHAPE, MODELS, build_model, eval_mode, load_impl, load_model, num_parameters, save_model,
 )
@@ -131,12 +131,13 @@ def pool_before_relu(model):
 
 @contextmanager
 def fast_training(model, threads: int):
-    """The trainer's fast path around `model`: freed memory kept for reuse (`keep_freed_memory`,
-    for the rest of the process), no first-layer input gradient, ReLU after max pooling, each
-    batch split over `threads` cores (worker processes where they can be forked, else threads:
-    `parallel_for`) with one BLAS thread each. Yields the wrapper to train."""
+    """The trainer's fast path around `model`: freed memory kept for reuse (for the rest of the
+    process) and denormal floats flushed to zero (cnnkit.runtime), no first-layer input
+    gradient, ReLU after max pooling, each batch split over `threads` cores (worker processes
+    where they can be forked, else threads: `parallel_for`) with one BLAS thread each. Yields
+    the wrapper to train."""
     keep_freed_memory()
-    with blas_threads(1 if threads > 1 else None), no_input_grad(model), \
+    with denormals_flushed(), blas_threads(1 if threads > 1 else None), no_input_grad(model), \
             pool_before_relu(model), parallel_for(model, threads) as parallel:
         yield parallel
 
