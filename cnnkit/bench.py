@@ -35,14 +35,16 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from .runtime import denormals_flushed, keep_freed_memory
 from .models import INPUT_SHAPE
 from .parallel import blas_threads, can_fork, receive, usable_cores
+from .runtime import denormals_flushed, keep_freed_memory
 from .train import (
     Recipe, fast_training, load_impl, lr_at, parallel_kind, peak_memory_mib, unfinished,
 )
 
+# How long each split measurement warms up first (`at_once_ms`).
 FORK_WARMUP_SECONDS = 0.5
+
 # (name, kind, input shape without the batch, filter shape or pool size)
 OPS = (
     ("conv1", "conv", (1, 28, 28), (32, 1, 3, 3)),

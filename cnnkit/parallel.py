@@ -40,9 +40,9 @@ from __future__ import annotations
 import copy
 import mmap
 import multiprocessing
+import os
 import pickle
 import signal
-import os
 import sys
 import time
 import traceback

@@ -41,11 +41,11 @@ from tqdm import tqdm
 
 from .data import DATASETS, get_dataset, load_mnist, to_nchw_float
 from .files import replace_atomically, write_json_atomic
-from .runtime import denormals_flushed, keep_freed_memory
 from .models import (
     INPUT_SHAPE, MODELS, build_model, eval_mode, load_impl, load_model, num_parameters, save_model,
 )
 from .parallel import DataParallel, blas_threads, can_fork, parallel_for, usable_cores
+from .runtime import denormals_flushed, keep_freed_memory
 
 SHIFTS = (0, 1, 2, 3, 4)  # pixels to the right, for the translation demo
 SHIFT_IMAGES = 2000  # test images used for accuracy under shifts
