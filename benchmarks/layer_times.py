@@ -1,7 +1,7 @@
 """Where one shard's training step goes: thread CPU time of every layer's forward and backward.
 
     .venv/bin/python benchmarks/layer_times.py                       # the reference, random images
-    .venv/bin/python benchmarks/layer_times.py --data ../shared/data/mnist
+    .venv/bin/python benchmarks/layer_times.py --data DIR               # real digits from an MNIST folder
     .venv/bin/python benchmarks/layer_times.py --impl assignments --shard 64
 
 One process, one BLAS thread, the layers in the order the trainer runs them (ReLU after each

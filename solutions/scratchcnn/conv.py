@@ -180,7 +180,7 @@ def conv2d_backward(dout, cache):
     w, cols, s, p = cache["w"], cache["cols"], cache["stride"], cache["padding"]
     N, Hp, Wp, C = cache["padded_shape"]
     F, _, kh, kw = w.shape
-    Ho, Wo = (Hp - kh) // s + 1, (Wp - kw) // s + 1
+    Ho, Wo = conv_output_shape((N, C, Hp, Wp), kh, kw, s, 0)  # over the padded image
     check_shape("dout", dout, (N, F, Ho, Wo))
     # Channels-last, as forward: dout's rows (n, oh, ow) match cols' rows.
     dout_rows = np.ascontiguousarray(dout.transpose(0, 2, 3, 1)).reshape(N * Ho * Wo, F)
