@@ -47,8 +47,8 @@ def test_phase_waiting_for_an_earlier_one(reference_copy, replace_in):
 
 def test_infinite_loop_fails_one_test_not_the_check(reference_copy, replace_in, monkeypatch):
     monkeypatch.setattr("cnnkit.check.PER_TEST_TIMEOUT", 2)
-    replace_in(reference_copy / "scratchcnn" / "layers.py", "    return x.reshape(x.shape[0], -1), x.shape",
-               "    while True:\n        pass")
+    replace_in(reference_copy / "scratchcnn" / "layers.py", "    return x.reshape(x.shape[0], -1), x\n",
+               "    while True:\n        pass\n")
     results = check(reference_copy, [phase(6), phase(7)])
     assert results[6].status == "failing" and "Timeout" in results[6].first_failure
     assert results[7].status == "passing"

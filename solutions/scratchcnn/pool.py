@@ -47,12 +47,16 @@ def max_pool_forward(x, size=2, stride=2):
     for view in views[1:]:
         np.maximum(out, view, out=out)
     # Backward needs, per offset, where it holds its window's first maximum: where it equals
-    # the maximum and no earlier offset does (ties are common: MNIST's blank background).
-    masks = [view == out for view in views]  # bool, in x's memory order
-    taken = masks[0].copy(order="K")
-    for mask in masks[1:]:
+    # the maximum and no earlier offset does (ties are common: MNIST's blank background). The
+    # last offset holds it wherever no earlier one does, which also gives every window (even
+    # one with a NaN) exactly one position.
+    masks, taken = [], np.zeros_like(out, dtype=bool)  # bool, in x's memory order
+    for view in views[:-1]:
+        mask = view == out
         np.greater(mask, taken, out=mask)  # mask and not taken
         taken |= mask
+        masks.append(mask)
+    masks.append(~taken)
     cache = (x.shape, offsets, masks, stride, size)
     return out, cache
     ### END SOLUTION
