@@ -220,6 +220,32 @@ def receive(connection):
     return connection.recv()
 
 
+# Each worker's inbox: shared memory for the shards sent to it (larger ones go through the pipe).
+INBOX_BYTES = 8 << 20
+
+
+class InInbox(tuple):
+    """A request's array left in the worker's inbox: (shape, dtype string)."""
+
+
+def post(array, inbox: mmap.mmap):
+    """What to send for `array`: an InInbox after copying it into `inbox` if it fits there (a
+    100 kB shard then costs a copy instead of a pickle through the pipe, whose 64 kB buffer
+    makes the sender wait for the reader), else the array itself."""
+    if not isinstance(array, np.ndarray) or array.dtype.hasobject or array.nbytes > len(inbox):
+        return array
+    np.frombuffer(inbox, array.dtype, array.size).reshape(array.shape)[...] = array
+    return InInbox((array.shape, array.dtype.str))
+
+
+def collect(message, inbox: mmap.mmap):
+    """The array `post` sent: a copy of the inbox's (the next request overwrites it)."""
+    if not isinstance(message, InInbox):
+        return message
+    shape, dtype = message
+    return np.frombuffer(inbox, dtype, int(np.prod(shape))).reshape(shape).copy()
+
+
 def shared_copy(array) -> np.ndarray:
     """A copy of `array` in an anonymous shared mapping: processes forked later see (and make)
     every change to it."""
@@ -275,14 +301,14 @@ def picklable(exc: BaseException) -> BaseException:
         return RuntimeError(f"{type(exc).__name__}: {exc}")
 
 
-def serve(model, connection, params: list[dict], grads: list[dict], buffers: list[dict],
-          training: bool) -> None:
+def serve(model, connection, inbox: mmap.mmap, params: list[dict], grads: list[dict],
+          buffers: list[dict], training: bool) -> None:
     """A worker's loop: run (op, shard, training mode) requests on its copy of the model until
     told to stop (None) or the main process is gone.
 
     Reply ("ok", result) or ("error", exception, traceback text). Gradients and running
-    statistics go through shared memory (`grads`, `buffers`), the shard and the results through
-    the pipe."""
+    statistics go through shared memory (`grads`, `buffers`), the shard through the `inbox` (when
+    it fits; `post`) and the results through the pipe."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
     with blas_threads(1):
         while True:
@@ -293,6 +319,7 @@ def serve(model, connection, params: list[dict], grads: list[dict], buffers: lis
             if request is None:
                 return
             op, shard, mode = request
+            shard = collect(shard, inbox)
             try:
                 if op == "forward":
                     attach_params(model, params, authoritative=False)
@@ -330,10 +357,12 @@ class Worker:
                       for arrays in params]
         self.buffers = [{key: shared_copy(value) for key, value in layer.buffers.items()}
                         if has_buffers(layer) else {} for layer in model.layers]
+        self.inbox = mmap.mmap(-1, INBOX_BYTES)  # MAP_SHARED | MAP_ANONYMOUS, pages on first use
         context = multiprocessing.get_context("fork")
         self.connection, child_end = context.Pipe()
         self.process = context.Process(
-            target=serve, args=(model, child_end, params, self.grads, self.buffers, training),
+            target=serve,
+            args=(model, child_end, self.inbox, params, self.grads, self.buffers, training),
             name=name, daemon=True)
         self.process.start()
         child_end.close()
@@ -341,7 +370,7 @@ class Worker:
 
     def request(self, op: str, shard: np.ndarray, training: bool) -> None:
         try:
-            self.connection.send((op, shard, training))
+            self.connection.send((op, post(shard, self.inbox), training))
         except OSError:
             self.failure = self.died()
 

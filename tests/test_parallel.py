@@ -1,6 +1,7 @@
 """cnnkit.parallel: both data-parallel wrappers compute what the model computes on one core, and
 the worker processes behave: shared parameters, errors carried back, a dead worker reported."""
 
+import mmap
 import os
 import signal
 
@@ -9,7 +10,7 @@ import pytest
 
 from cnnkit.models import build_model, load_impl
 from cnnkit.parallel import (
-    DataParallel, ProcessParallel, blas_threads, can_fork, parallel_for,
+    DataParallel, InInbox, ProcessParallel, blas_threads, can_fork, collect, parallel_for, post,
 )
 
 forking = pytest.mark.skipif(not can_fork(), reason="worker processes need fork (Linux)")
@@ -46,6 +47,31 @@ def test_matches_one_core(impl, wrapper):
             assert wrapped.params[name] is parallel.params[name]
         one = wrapped.forward(x[:1])  # fewer images than shards: one shard, no worker
         np.testing.assert_allclose(one, expected_logits[:1], rtol=1e-12, atol=1e-12)
+
+
+def test_an_array_posted_to_an_inbox_is_collected_as_it_was():
+    inbox = mmap.mmap(-1, 1024)
+    array = np.arange(24, dtype=np.float32).reshape(2, 3, 4)[:, ::2]  # not contiguous
+    message = post(array, inbox)
+    assert isinstance(message, InInbox)
+    collected = collect(message, inbox)
+    np.testing.assert_array_equal(collected, array)
+    assert collected.dtype == array.dtype
+    post(np.zeros(3), inbox)  # the next request overwrites the inbox; the copy keeps its values
+    np.testing.assert_array_equal(collected, array)
+    too_big, objects = np.zeros(129), np.array([None, 1])
+    assert post(too_big, inbox) is too_big and post(objects, inbox) is objects
+    assert collect(too_big, inbox) is too_big
+
+
+@forking
+def test_shards_larger_than_the_inbox_go_through_the_pipe(impl, monkeypatch):
+    monkeypatch.setattr("cnnkit.parallel.INBOX_BYTES", 4 * 28 * 28 * 8)  # 4 float64 images
+    x = images(12)  # shards of 6 images: too big for the inbox
+    expected = guide_cnn(impl).forward(x)
+    with ProcessParallel(guide_cnn(impl), 2) as wrapped:
+        np.testing.assert_allclose(wrapped.forward(x), expected, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(wrapped.forward(x[:6]), expected[:6], rtol=1e-12, atol=1e-12)
 
 
 def test_training_steps_match_one_core(impl, wrapper):
