@@ -319,8 +319,8 @@ def serve(model, connection, inbox: mmap.mmap, params: list[dict], grads: list[d
             if request is None:
                 return
             op, shard, mode = request
-            shard = collect(shard, inbox)
             try:
+                shard = collect(shard, inbox)
                 if op == "forward":
                     attach_params(model, params, authoritative=False)
                     if mode != training and hasattr(model, "train"):
