@@ -36,7 +36,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .models import INPUT_SHAPE
-from .parallel import blas_threads, can_fork, receive, usable_cores
+from .parallel import blas_threads, can_fork, receive, shard_slices, usable_cores
 from .runtime import denormals_flushed, keep_freed_memory
 from .train import (
     Recipe, fast_training, load_impl, lr_at, parallel_kind, peak_memory_mib, unfinished,
@@ -177,8 +177,7 @@ def split_ms(forward, backward, x, dout, processes: int, repeat: int) -> tuple[f
     thread each, every process holding its own shard's inputs and cache (as the training's
     worker processes keep their activations; nothing crosses the pipes but the go and done
     messages). Median ms of forward, of backward, from the requests to the last reply."""
-    bounds = np.linspace(0, len(x), processes + 1).astype(int)
-    parts = [slice(start, stop) for start, stop in zip(bounds[:-1], bounds[1:])]
+    parts = shard_slices(len(x), processes)
     caches = [forward(x[part])[1] for part in parts]
     return (at_once_ms([partial(forward, x[part]) for part in parts], repeat),
             at_once_ms([partial(backward, dout[part], cache)

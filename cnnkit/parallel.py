@@ -63,6 +63,13 @@ def has_buffers(layer) -> bool:
     return bool(vars(layer).get("buffers"))
 
 
+def shard_slices(size: int, shards: int) -> list[slice]:
+    """How a batch of `size` is split: min(shards, size) contiguous shards (at least one),
+    sizes differing by at most one, in order."""
+    bounds = np.linspace(0, size, max(1, min(shards, size)) + 1).astype(int).tolist()
+    return [slice(start, stop) for start, stop in zip(bounds[:-1], bounds[1:])]
+
+
 def check_shards(shards: int) -> None:
     if isinstance(shards, bool) or not isinstance(shards, int) or shards < 1:
         raise ValueError(f"threads must be an int >= 1 (got {shards!r})")
@@ -80,7 +87,7 @@ class Sharded:
         self.model = model
         self.shards = shards
         self.training = all(getattr(layer, "training", True) for layer in model.layers)
-        self.bounds: list[int] = []
+        self.slices: list[slice] = []  # the last forward's shards, for backward
         self.stateful = [i for i, layer in enumerate(model.layers) if has_buffers(layer)]
 
     @property
@@ -113,9 +120,8 @@ class Sharded:
 
     def forward(self, x):
         """(N, ...) -> logits (N, K); shard r of the batch through replica r."""
-        shards = max(1, min(self.shards, len(x)))
-        self.bounds = np.linspace(0, len(x), shards + 1).astype(int).tolist()
-        parts = [x[a:b] for a, b in zip(self.bounds[:-1], self.bounds[1:])]
+        self.slices = shard_slices(len(x), self.shards)
+        parts = [x[part] for part in self.slices]
         logits = np.concatenate(self._run("forward", parts))
         if len(parts) > 1:
             self._merge_buffers([len(part) for part in parts])
@@ -124,7 +130,7 @@ class Sharded:
     def backward(self, dout):
         """dL/dlogits (N, K) -> dL/dx (None if the first layer skips it: `input_grad` in
         cnnkit.train); leaves the summed gradients in the model's layers."""
-        parts = [dout[a:b] for a, b in zip(self.bounds[:-1], self.bounds[1:])]
+        parts = [dout[part] for part in self.slices]
         dxs = self._run("backward", parts)
         for i, layer in enumerate(self.model.layers):
             for name in layer.grads:
