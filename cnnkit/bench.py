@@ -19,7 +19,6 @@ alternating with one of NumPy's.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import multiprocessing
 import os
@@ -35,6 +34,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from .files import write_json_atomic
 from .models import INPUT_SHAPE
 from .parallel import blas_threads, can_fork, receive, shard_slices, usable_cores
 from .runtime import denormals_flushed, keep_freed_memory
@@ -461,8 +461,7 @@ def bench_command(args) -> int:
     console.print(f"load average {os.getloadavg()[0]:.2f}; peak memory "
                   f"{result['peak_memory_mib']:.0f} MiB")
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=1) + "\n")
+        write_json_atomic(args.json, result)
     return 0
 
 
