@@ -1,6 +1,6 @@
 """Grading harness that runs INSIDE the sandbox: import the student's `scratchcnn`, make the calls
-of a job, write back plain arrays. Standard library and NumPy only; it must never import cnnkit
-(it is bound read-only into the sandbox as this single file).
+of a job, send back plain arrays. Standard library and NumPy only; it must never import cnnkit
+(it is bound read-only into the sandbox with ``wire.py``, the byte formats, beside it).
 
 Everything this process does is untrusted from the parent's point of view: student code runs in
 it and may rewrite any of it. The harness only makes honest answers easy to deliver; the parent
@@ -8,13 +8,13 @@ validates every byte it reads back and computes the verdict itself.
 
 Command line (built by ``cnnkit.autograder.runner``)::
 
-    python -I -S -B child.py --scratch DIR --path LIB --path SUBMISSION [--support FILE]
+    python -I -S -B child.py --job DIR --results-fd N [--reference-fd M] --path LIB --path SUBMISSION
 
-Inputs, in the scratch folder, written by the parent:
+Inputs, in the read-only job folder, written by the parent:
 
 ``job.json``::
 
-    {"patches": {"conv.im2col": "im2col", ...},     # optional, see below
+    {"serve": ["conv.im2col", ...],     # optional, see below
      "calls": [CALL, ...]}
 
 ``inputs.npz``: the input arrays, referenced by name from the calls.
@@ -29,6 +29,7 @@ A CALL is one of (``id`` is the parent's name for it; ``module.attr`` names are 
   Outputs: the returned array as ``""``; a returned tuple as ``"0"``, ``"1"``... ``select``
   (optional) keeps only those tuple positions (e.g. drop an opaque cache). ``"after": [0]``
   (optional) also returns argument 0 as it is after the call, as ``"after.0"`` (was it modified?).
+- ``"recipe": "import"``: ``{"module": "conv"}`` imports ``scratchcnn.conv``; no outputs.
 - ``"recipe": "fwd_bwd"``: ``{"forward": "conv.conv2d_forward", "args", "kwargs",
   "backward": "conv.conv2d_backward", "dout": ARRAY}``: ``out, cache = forward(*args, **kwargs)``,
   then ``backward(dout, cache)``. Outputs ``"out"`` and ``"backward"`` (or ``"backward.0"``...).
@@ -48,55 +49,63 @@ A CALL is one of (``id`` is the parent's name for it; ``module.attr`` names are 
 - ``"recipe": "train"``: ``{"model": {"class", "layers", "params"} (as for "model"),
   "optimizer": {"class", "init"}, "function": "train.train_epoch", "x": ARRAY, "y": ARRAY,
   "kwargs": {...}, "epochs": n}``: ``function(model, optimizer, x, y, rng=epoch, **kwargs)`` once
-  per epoch. Outputs ``"stats.<epoch>.loss"``, ``"stats.<epoch>.accuracy"``, ``"params.<name>"``.
+  per epoch. Outputs ``"stats.<epoch>.loss"``, ``"stats.<epoch>.accuracy"``, ``"params.<name>"``,
+  and what was trained on, for the parent to replay: at each ``optimizer.step``, the rows of ``x``
+  (by index) that the model's last forward got and ``optimizer.lr``: ``"steps.rows"`` (indices,
+  -1 for a row that is not in ``x``), ``"steps.sizes"`` (rows per step) and ``"steps.lr"``.
 - ``"recipe": "optimizer"``: ``{"class": "model.SGD", "init": {"lr": 0.1, "momentum": 0.9},
   "params": {name: ARRAY}, "grads": [{name: ARRAY}, ...]}``: one ``step(params, grads)`` per entry
   of ``grads``. Outputs ``"params.<name>"``: the arrays first passed in (updated in place, as a
   model's parameters must be).
 
-Patches: ``{"conv.im2col": "im2col"}`` replaces the student's ``scratchcnn.conv.im2col`` by the
-support file's ``im2col`` (the support file is the reference of earlier phases, so that phase N is
-graded on top of correct phases < N). Every ``scratchcnn`` module global that refers to the
-student's original function object is replaced, so ``from .conv import im2col`` is covered.
+Served targets: ``"serve": ["conv.im2col"]`` replaces the student's ``scratchcnn.conv.im2col`` by a
+stub that calls the reference's over the reference socket (see ``reference_server``), so that phase
+N is graded on top of correct phases < N without the reference ever entering the sandbox. Every
+``scratchcnn`` module global that refers to the student's original object is replaced, so ``from
+.conv import im2col`` is covered. A served class (``layers.Conv2D``) becomes a stand-in whose
+``params``, ``grads`` and ``training`` live here and whose forward and backward run there.
 
-Results, one set of files per call ``i`` (the index in ``calls``), each written atomically and as
-soon as the call ends, so that a crash later leaves them readable:
-
-- ``started-<i>``: written just before call ``i`` runs (tells "crashed in this call" apart from
-  "never reached");
-- ``out-<i>-<j>.npy``: the j-th output, a plain numeric ndarray;
-- ``status-<i>.json``: ``{"status": "ok" | "error" | "not_implemented" | "job_error",
-  "outputs": [names in j order], "output_errors": {name: message}, "error_type", "message",
-  "traceback"}``. The traceback shows only frames from the student's files. A call that fails
-  part-way keeps the outputs it produced before failing (forward, when backward raises).
-  An output that is not a plain number, a list of numbers or a numeric ndarray (a dict, a string,
-  an object array) is recorded in ``output_errors`` as a TypeError; an ndarray subclass is
-  converted to a base ndarray.
+Results go back over the results socket as ``wire`` frames, as soon as each call ends, so that
+a crash later leaves them delivered: ``S`` (call ``i`` starts: tells "crashed in this call" apart
+from "never reached"), ``O`` (an output: uint16 name length, name, ``.npy`` bytes of a plain
+numeric ndarray) and ``E`` (the call's status JSON: ``{"status": "ok" | "error" |
+"not_implemented" | "job_error", "output_errors": {name: message}, "error_type", "message",
+"traceback"}``). The traceback shows only frames from the student's files. A call that fails
+part-way keeps the outputs it produced before failing (forward, when backward raises). An output
+that is not a plain number, a list of numbers or a numeric ndarray (a dict, a string, an object
+array) is recorded in ``output_errors`` as a TypeError; an ndarray subclass is converted to a base
+ndarray.
 """
 
 import argparse
 import builtins
 import json
 import os
+import socket
 import sys
 import traceback
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # wire.py, bound beside this file
+import wire  # noqa: E402
+
 # Captured before any student code runs, so that replacing these names later (np.save = ...,
-# builtins.open = ...) does not reach the harness' own writing.
+# json.dumps = ...) does not reach the harness' own sending.
 _open = builtins.open
 _json_dumps = json.dumps
 _json_loads = json.loads
-_os_replace = os.replace
-_os_getpid = os.getpid
 _os_write = os.write
 _os_join = os.path.join
+_frame = wire.frame
+_encode = wire.encode
+_decode = wire.decode
+_read_frame = wire.read_frame
 _BaseException = BaseException
 _isinstance = isinstance
 
 MAX_MESSAGE_CHARS = 2000
 MAX_TRACEBACK_FRAMES = 8
 MAX_OUTPUTS = 64
-SUPPORT_MODULE = "cnnkit_support"
+MAX_REPLY_BYTES = 256 * 1024**2
 PACKAGE = "scratchcnn"
 
 
@@ -105,23 +114,18 @@ class JobError(Exception):
 
 
 class Writer:
-    """Writes result files into the scratch folder with references taken at harness start."""
+    """Sends result frames over the results socket with references taken at harness start."""
 
-    def __init__(self, scratch, np):
-        self.scratch = scratch
+    def __init__(self, sock, np):
+        self._sendall = sock.sendall
         self._np_array = np.array
         self._ndarray = np.ndarray
         self._generic = np.generic
         self._write_array = np.lib.format.write_array
-
-    def _atomic(self, name, write):
-        tmp = _os_join(self.scratch, f".tmp-{_os_getpid()}-{name}")
-        with _open(tmp, "wb") as handle:
-            write(handle)
-        _os_replace(tmp, _os_join(self.scratch, name))
+        self._buffer = __import__("io").BytesIO
 
     def started(self, index):
-        self._atomic(f"started-{index}", lambda handle: None)
+        self._sendall(_frame(b"S", index))
 
     def plain(self, value):
         """A base-class numeric ndarray copy of `value` (an ndarray, NumPy scalar, number or
@@ -137,19 +141,18 @@ class Writer:
         return array
 
     def write(self, index, status, outputs):
-        """outputs: list of (name, value). Converts and writes each, then the status file."""
-        status = dict(status, outputs=[], output_errors={})
+        """outputs: list of (name, value). Converts and sends each, then the status."""
+        status = dict(status, output_errors={})
         for name, value in outputs[:MAX_OUTPUTS]:
             try:
-                array = self.plain(value)
-                j = len(status["outputs"])
-                self._atomic(f"out-{index}-{j}.npy",
-                             lambda handle: self._write_array(handle, array, allow_pickle=False))
-                status["outputs"].append(name)
+                buffer = self._buffer()
+                self._write_array(buffer, self.plain(value), allow_pickle=False)
+                label = name.encode()
+                self._sendall(_frame(b"O", index, len(label).to_bytes(2, "big") + label
+                                     + buffer.getvalue()))
             except _BaseException as exc:
                 status["output_errors"][name] = _message(exc)
-        text = _json_dumps(status)
-        self._atomic(f"status-{index}.json", lambda handle: handle.write(text.encode()))
+        self._sendall(_frame(b"E", index, _json_dumps(status).encode()))
 
 
 def _text(exc):
@@ -222,10 +225,14 @@ class Calls:
         failure (say, backward not implemented) keeps the earlier outputs (forward)."""
         recipe = call.get("recipe", "call")
         runner = {"call": self.function, "fwd_bwd": self.fwd_bwd, "layer": self.layer,
-                  "model": self.model, "optimizer": self.optimizer, "train": self.train}.get(recipe)
+                  "model": self.model, "optimizer": self.optimizer, "train": self.train,
+                  "import": self.import_module}.get(recipe)
         if runner is None:
             raise JobError(f"unknown recipe {recipe!r}")
         runner(call, outputs)
+
+    def import_module(self, call, outputs):
+        self.module(call["module"])
 
     def function(self, call, outputs):
         args = self.value(call.get("args", []))
@@ -302,10 +309,12 @@ class Calls:
         optimizer = self.build(call["optimizer"])
         train_epoch = self.resolve(call["function"])
         x, y = self.value(call["x"]), self.value(call["y"])
+        steps = StepLog(model, optimizer, x)
         for epoch in range(call.get("epochs", 1)):
             stats = train_epoch(model, optimizer, x, y, rng=epoch, **self.named(call.get("kwargs")))
             outputs.extend((f"stats.{epoch}.{key}", stats[key]) for key in ("loss", "accuracy"))
         outputs.extend((f"params.{key}", value) for key, value in model.params.items())
+        outputs.extend(steps.outputs())
 
     def optimizer(self, call, outputs):
         optimizer = self.build(call)
@@ -316,52 +325,143 @@ class Calls:
         outputs.extend((f"params.{key}", value) for key, value in arrays.items())
 
 
-def _load_support(path):
-    import importlib.util
+class StepLog:
+    """What a training run fed the model, recorded at each optimizer step: the rows of x given to
+    the model's last forward, and the learning rate. The parent replays these steps through the
+    reference, so weights that did not come from training on them earn nothing."""
 
-    spec = importlib.util.spec_from_file_location(SUPPORT_MODULE, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    def __init__(self, model, optimizer, x):
+        rows = x.reshape(len(x), -1)
+        self.row_of = {rows[i].tobytes(): i for i in range(len(x) - 1, -1, -1)}
+        self.last, self.rows, self.sizes, self.lrs = [], [], [], []
+        forward, step = model.forward, optimizer.step
+
+        def recording_forward(batch, *args, **kwargs):
+            flat = __import__("numpy").asarray(batch).reshape(len(batch), -1)
+            self.last = [self.row_of.get(row.tobytes(), -1) for row in flat]
+            return forward(batch, *args, **kwargs)
+
+        def recording_step(*args, **kwargs):
+            self.rows.extend(self.last)
+            self.sizes.append(len(self.last))
+            self.lrs.append(float(getattr(optimizer, "lr", float("nan"))))
+            return step(*args, **kwargs)
+
+        model.forward, optimizer.step = recording_forward, recording_step
+
+    def outputs(self):
+        np = __import__("numpy")
+        return [("steps.rows", np.array(self.rows, dtype=np.int64)),
+                ("steps.sizes", np.array(self.sizes, dtype=np.int64)),
+                ("steps.lr", np.array(self.lrs, dtype=np.float64))]
 
 
-def apply_patches(calls, patches, support_path):
-    """Replace each student function named in `patches` by the support file's function, in every
-    loaded scratchcnn module whose globals refer to the original. Import errors of the student's
+class ReferenceClient:
+    """Calls the reference's served targets over the reference socket (see reference_server)."""
+
+    def __init__(self, sock):
+        self._sendall, self._recv = sock.sendall, sock.recv
+        self._np = __import__("numpy")
+        self._count = 0
+
+    def request(self, **fields):
+        self._count += 1
+        self._sendall(_frame(b"Q", self._count, _encode(fields, self._np)))
+        got = _read_frame(self._recv, MAX_REPLY_BYTES)
+        if got is None:
+            raise RuntimeError("the grader's reference functions stopped answering (too large a "
+                               "request for their memory or time limit?)")
+        reply = _decode(got[2], self._np)
+        if "error" in reply:
+            kind = getattr(builtins, reply["error"], RuntimeError)
+            raise kind(f"{reply['message']} (raised by the reference's function, given your "
+                       f"arguments)")
+        return reply["value"]
+
+    def sendable(self, value):
+        """A layer argument that can cross: a random generator becomes a seed drawn from it (the
+        grader sets the params it checks), a dtype its name."""
+        np = self._np
+        if _isinstance(value, np.random.Generator):
+            return int(value.integers(2**31))
+        if _isinstance(value, np.random.RandomState):
+            return int(value.randint(2**31))
+        if _isinstance(value, (type, np.dtype)):
+            return np.dtype(value).str
+        return value
+
+    def function(self, target):
+        def served(*args, **kwargs):
+            return self.request(call=target, args=list(args), kwargs=kwargs)
+        served.__name__ = served.__qualname__ = target.rsplit(".", 1)[1]
+        return served
+
+    def layer(self, target):
+        client = self
+
+        class ServedLayer:
+            """The reference's layer: its params, grads and training flag live here."""
+
+            def __init__(self, *args, **kwargs):
+                args = [client.sendable(a) for a in args]
+                kwargs = {k: client.sendable(v) for k, v in kwargs.items()}
+                made = client.request(call=target, args=args, kwargs=kwargs)
+                self._object, self.params, self.grads = made["object"], made["params"], {}
+                self.training = True
+
+            def _run(self, method, *args):
+                got = client.request(object=self._object, method=method, args=list(args),
+                                     params=self.params, training=self.training)
+                self.grads.clear()
+                self.grads.update(got["grads"])
+                return got["out"]
+
+            def forward(self, x):
+                return self._run("forward", x)
+
+            def backward(self, dout):
+                return self._run("backward", dout)
+
+        ServedLayer.__name__ = ServedLayer.__qualname__ = target.rsplit(".", 1)[1]
+        return ServedLayer
+
+
+def serve_reference(calls, served, client):
+    """Replace each student object named in `served` by its served stand-in, in every loaded
+    scratchcnn module whose globals refer to the original. Import errors of the student's
     modules are left for the calls to report."""
-    if not patches:
+    if not served:
         return
-    if support_path is None:
-        raise JobError("the job has patches but no --support file was given")
-    support = _load_support(support_path)
+    if client is None:
+        raise JobError("the job serves reference targets but no --reference-fd was given")
     replacements = []
-    for target, name in patches.items():
+    for target in served:
         module_name, attr = target.rsplit(".", 1)
         try:
             module = calls.module(module_name)
         except _BaseException:
             continue
         original = getattr(module, attr, None)
-        replacement = getattr(support, name)
-        setattr(module, attr, replacement)
+        stand_in = client.layer(target) if _isinstance(original, type) else client.function(target)
+        setattr(module, attr, stand_in)
         if original is not None:
-            replacements.append((original, replacement))
+            replacements.append((original, stand_in))
     for module in list(sys.modules.values()):
         name = getattr(module, "__name__", "")
         if name != PACKAGE and not name.startswith(PACKAGE + "."):
             continue
         namespace = vars(module)
         for key, value in list(namespace.items()):
-            for original, replacement in replacements:
+            for original, stand_in in replacements:
                 if value is original:
-                    namespace[key] = replacement
+                    namespace[key] = stand_in
 
 
 def _preload(calls, job):
-    """Import every scratchcnn module the job names before patching, so their `from .x import f`
-    bindings exist and get patched."""
+    """Import every scratchcnn module the job names before serving, so their `from .x import f`
+    bindings exist and get replaced."""
     names = set()
-    for target in job.get("patches", {}):
+    for target in job.get("serve", []):
         names.add(target.rsplit(".", 1)[0])
     for call in job["calls"]:
         for key in ("call", "forward", "backward", "class"):
@@ -393,33 +493,36 @@ def _status_of(exc, submission):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scratch", required=True)
+    parser.add_argument("--job", required=True)
+    parser.add_argument("--results-fd", type=int, required=True)
+    parser.add_argument("--reference-fd", type=int)
     parser.add_argument("--path", action="append", default=[])
-    parser.add_argument("--support")
     args = parser.parse_args(argv)
     sys.path[:0] = args.path
     submission = args.path[-1] if args.path else ""
 
     import numpy as np
 
-    writer = Writer(args.scratch, np)
-    with _open(_os_join(args.scratch, "job.json"), "rb") as handle:
+    writer = Writer(socket.socket(fileno=args.results_fd), np)
+    client = (ReferenceClient(socket.socket(fileno=args.reference_fd))
+              if args.reference_fd is not None else None)
+    with _open(_os_join(args.job, "job.json"), "rb") as handle:
         job = _json_loads(handle.read())
-    with np.load(_os_join(args.scratch, "inputs.npz"), allow_pickle=False) as data:
+    with np.load(_os_join(args.job, "inputs.npz"), allow_pickle=False) as data:
         inputs = {name: data[name] for name in data.files}
     calls = Calls(inputs)
     _preload(calls, job)
-    patch_error = None
+    serve_error = None
     try:
-        apply_patches(calls, job.get("patches"), args.support)
+        serve_reference(calls, job.get("serve"), client)
     except _BaseException as exc:
-        patch_error = exc
+        serve_error = exc
     for index, call in enumerate(job["calls"]):
         writer.started(index)
         outputs = []
         try:
-            if patch_error is not None:
-                raise JobError(f"patching failed: {_message(patch_error)}")
+            if serve_error is not None:
+                raise JobError(f"serving the reference failed: {_message(serve_error)}")
             calls.run(call, outputs)
             status = {"status": "ok"}
         except _BaseException as exc:  # SystemExit and KeyboardInterrupt from student code too

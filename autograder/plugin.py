@@ -2,15 +2,15 @@
 
     pytest autograder/suites --submission DIR --grade-report OUT.jsonl
 
-Each suite module's job runs once, in one sandboxed child (`runner.run_job`), with the module's
-PATCHES applied from the reference of the earlier phases (`support`). Each test's outcome is
+Each suite module's job runs once, in one sandboxed child (`runner.run_job`); the module's
+PATCHES (earlier-phase functions) are served by the reference outside the sandbox. Each test's outcome is
 appended to OUT.jsonl: phase, test, weight, outcome and, for a failure, its reason.
 """
 
 from __future__ import annotations
 
 import json
-import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +18,10 @@ import pytest
 
 from .runner import run_job
 from .sandbox import Limits
-from .suite import Job, NotStarted, StudentAnswers
-from .support import support_source
+from .suite import BudgetExhausted, Job, NotStarted, StudentAnswers
+
+MAX_FEEDBACK = 600  # characters of one test's feedback (see the instructor guide's bounds)
+MIN_JOB_SECONDS = 2.0  # below this a job can't even start Python and NumPy
 
 
 def pytest_addoption(parser):
@@ -28,8 +30,10 @@ def pytest_addoption(parser):
     group.addoption("--grade-report", type=Path, help="where to append the per-test records")
     group.addoption("--grade-seed", type=int, default=0,
                     help="seed of the suites' random inputs (the grader derives it per submission)")
-    group.addoption("--job-seconds", type=float, default=120.0,
+    group.addoption("--job-seconds", type=float, default=60.0,
                     help="wall-clock limit of one suite's sandboxed job")
+    group.addoption("--deadline", type=float, default=None,
+                    help="time.time() by which every job must have ended (the submission's budget)")
 
 
 def pytest_configure(config):
@@ -43,15 +47,16 @@ def student(request):
     job = Job(request.config.getoption("submission"))
     cases = module.build_job(job, np.random.default_rng(
         [request.config.getoption("grade_seed"), module.PHASE]))
-    patches = {target: target.rsplit(".", 1)[1] for target in module.PATCHES}
-    limits = Limits(wall_seconds=request.config.getoption("job_seconds"),
-                    cpu_seconds=int(request.config.getoption("job_seconds")))
-    with tempfile.TemporaryDirectory(prefix="cnnkit-support-") as tmp:
-        support = Path(tmp, "support.py")
-        support.write_text(support_source(module.PHASE))
-        result = run_job(request.config.getoption("submission"), job.calls, job.inputs,
-                         support_file=support if patches else None, patches=patches or None,
-                         limits=limits)
+    seconds = request.config.getoption("job_seconds")
+    deadline = request.config.getoption("deadline")
+    if deadline is not None:
+        seconds = min(seconds, deadline - time.time())
+        if seconds < MIN_JOB_SECONDS:
+            raise BudgetExhausted("not run: your code used up this submission's time budget in "
+                                  "earlier phases (a hang, or very slow code there?)")
+    limits = Limits(wall_seconds=seconds, cpu_seconds=max(1, int(seconds)))
+    result = run_job(request.config.getoption("submission"), job.calls, job.inputs,
+                     serve=module.PATCHES, limits=limits)
     return StudentAnswers(result, cases, module.PHASE)
 
 
@@ -75,11 +80,13 @@ def pytest_runtest_makereport(item, call):
         "not_started": bool(excinfo and excinfo.errisinstance(NotStarted)),
         # the grader itself failed (no MNIST, a bug): an "error" phase, never the student's fault
         "grader_error": bool(excinfo and not excinfo.errisinstance(AssertionError)),
-        "feedback": "" if report.passed else reason(excinfo),
+        "feedback": "" if report.passed else reason(excinfo)[:MAX_FEEDBACK],
     }
     if "student" in item.funcargs:
         sandbox = item.funcargs["student"].result.sandbox
         record.update(isolation=sandbox.isolation, timed_out=sandbox.timed_out)
+    elif excinfo and excinfo.errisinstance(BudgetExhausted):
+        record.update(timed_out=True)
     with open(path, "a") as out:
         out.write(json.dumps(record) + "\n")
 

@@ -32,7 +32,8 @@ The root is an empty tmpfs, read-only once built. Bound read-only: ``/usr`` (wit
 hidden) and the ``/bin``, ``/lib``... links; the Python interpreter's installation prefix with its
 ``site-packages`` hidden behind empty read-only tmpfs mounts; NumPy (``numpy`` and the wheel's
 ``numpy.libs``) at its own path; the submission at ``/sandbox/submission``; and any extra read-only
-binds (the child harness, a support file). Read-write: only ``/sandbox/scratch``. A minimal
+binds (the child harness, the job's inputs). Read-write: only ``/sandbox/scratch``, in
+``bwrap-nobody`` a tmpfs of ``Limits.max_scratch_bytes`` that exists only inside the sandbox. A minimal
 read-only ``/dev`` (null, zero, urandom... still usable), no ``/proc``, no ``/etc``, no network
 but a private loopback. The kit's repository, its virtual environment, ``/root`` and ``/work`` are absent.
 
@@ -42,9 +43,12 @@ Limits (``Limits``): CPU seconds, address space, processes, open files and file 
 every process the invoking user owns); the wall-clock limit and the output size are enforced by the
 parent, which kills the whole sandbox (bubblewrap's pid namespace dies with it).
 
-Known gaps: no seccomp filter; the scratch folder's total size is bounded only by the file-size
-limit times the number of files the child manages to write before its limits stop it (put scratch
-folders on a size-limited filesystem for hard guarantees); in ``bwrap-nobody`` nested user
+The child's answers leave through sockets the runner passes in (``Sandbox.run(pass_fds=...)``),
+read by the parent with a byte bound, never through files.
+
+Known gaps: no seccomp filter; outside ``bwrap-nobody`` (not root) the scratch folder's total size
+is bounded only by the file-size limit times the number of files the child manages to write
+before its limits stop it; in ``bwrap-nobody`` nested user
 namespaces stay possible (bubblewrap refuses ``--disable-userns`` with ``--userns-block-fd``), which
 gives no access to hidden paths because the sandbox's mounts are locked.
 """
@@ -110,7 +114,8 @@ class Limits:
     max_output_bytes: kept bytes of stdout and of stderr each; the rest is dropped with a note.
     max_file_bytes: size of any file the child writes (results included).
     max_open_files: open file descriptors per process.
-    max_result_bytes: total size of the result files the parent accepts from one job.
+    max_result_bytes: total size of the outputs the parent accepts from one job.
+    max_scratch_bytes: size of the scratch folder (a tmpfs of this size in ``bwrap-nobody``).
     """
 
     cpu_seconds: int = 60
@@ -120,7 +125,8 @@ class Limits:
     max_output_bytes: int = 64 * 1024
     max_file_bytes: int = 256 * 1024**2
     max_open_files: int = 256
-    max_result_bytes: int = 1024**3
+    max_result_bytes: int = 256 * 1024**2
+    max_scratch_bytes: int = 64 * 1024**2
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -365,6 +371,18 @@ def _bwrap_command(level: IsolationLevel, bwrap: str, limits: Limits, paths: San
     return cmd + ["--", *inner, *argv]
 
 
+def _with_sized_scratch(cmd: list[str], scratch: str, limits: Limits) -> list[str]:
+    """`cmd` run in a mount namespace of its own where `scratch` is a tmpfs of
+    ``limits.max_scratch_bytes``, owned by nobody (0711: bubblewrap, namespaced root without
+    capabilities, must be able to chdir into it). The mount exists only for the sandbox: it goes
+    with the namespace, so nothing the child writes there outlives the run or reaches the host's
+    disk. bubblewrap 0.8 has no ``--size``; as root, ``unshare`` and ``mount`` do it."""
+    script = ('mount -t tmpfs -o "size=$1,uid=$2,gid=$2,mode=0711,nosuid,nodev" cnnkit-scratch '
+              '"$0" && shift 2 && exec "$@"')
+    return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script, scratch,
+            str(limits.max_scratch_bytes), str(NOBODY_ID), *cmd]
+
+
 def _map_to_nobody(proc: subprocess.Popen, info_read: int, block_write: int) -> str | None:
     """Give bubblewrap's new user namespace the map {0 -> host 0, 65534 -> host 65534}.
 
@@ -577,43 +595,44 @@ class Sandbox:
         folder on sys.path; -S: no site-packages; -B: no .pyc writes) followed by `args`."""
         return [self.paths.python, "-I", "-S", "-B", *args]
 
-    def run(self, argv: Sequence[str] | Callable[[SandboxPaths], Sequence[str]]) -> SandboxResult:
-        """Run `argv` (or `argv(self.paths)`) in the sandbox. Never raises for anything the child
-        does; returns when the child is gone, at the latest shortly after the wall-clock limit."""
+    def run(self, argv: Sequence[str] | Callable[[SandboxPaths], Sequence[str]],
+            pass_fds: Sequence[int] = ()) -> SandboxResult:
+        """Run `argv` (or `argv(self.paths)`) in the sandbox, with the open file descriptors
+        `pass_fds` inherited (the runner's sockets). Never raises for anything the child does;
+        returns when the child is gone, at the latest shortly after the wall-clock limit."""
         argv = list(argv(self.paths) if callable(argv) else argv)
         for message in self.warnings:
             warnings.warn(message, RuntimeWarning, stacklevel=2)
         started = time.monotonic()
-        proc, setup_error = self._spawn(argv)
+        proc, setup_error = self._spawn(argv, tuple(pass_fds))
         out, err, timed_out = _collect(proc, self.limits, started)
         if setup_error:
             err.add(f"\n[sandbox: {setup_error}]\n".encode())
         return self._result(proc.returncode, out, err, timed_out, time.monotonic() - started)
 
-    def _spawn(self, argv: list[str]) -> tuple[subprocess.Popen, str | None]:
+    def _spawn(self, argv: list[str], pass_fds: tuple[int, ...]
+               ) -> tuple[subprocess.Popen, str | None]:
         common = dict(stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                       start_new_session=True)
         if not self.isolation.is_sandboxed:
             return subprocess.Popen(argv, cwd=self.scratch_dir, env=_environment(self.paths),
                                     preexec_fn=functools.partial(_set_rlimits, self.limits),
-                                    **common), None
+                                    pass_fds=pass_fds, **common), None
         fs_args = _filesystem_args(_python_runtime(), self.submission_dir, self.scratch_dir,
                                    self.ro_binds)
         if self.isolation is IsolationLevel.BWRAP_USER:
             cmd = _bwrap_command(self.isolation, self._bwrap, self.limits, self.paths, fs_args,
                                  argv, None)
-            return subprocess.Popen(cmd, env={}, **common), None
-        # Owned by nobody; 0711 because bubblewrap, still namespaced root without capabilities,
-        # must be able to chdir into it.
-        os.chown(self.scratch_dir, NOBODY_ID, NOBODY_ID)
-        os.chmod(self.scratch_dir, 0o711)
+            return subprocess.Popen(cmd, env={}, pass_fds=pass_fds, **common), None
         info_read, info_write = os.pipe()
         block_read, block_write = os.pipe()
         cmd = _bwrap_command(self.isolation, self._bwrap, self.limits, self.paths, fs_args, argv,
                              (info_write, block_read))
         try:
             # extra_groups=[]: root's supplementary groups must not reach the sandbox.
-            proc = subprocess.Popen(cmd, env={}, pass_fds=(info_write, block_read),
+            proc = subprocess.Popen(_with_sized_scratch(cmd, self.scratch_dir, self.limits),
+                                    env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+                                    pass_fds=(info_write, block_read, *pass_fds),
                                     extra_groups=[], **common)
         finally:
             os.close(info_write)

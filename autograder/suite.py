@@ -72,6 +72,10 @@ class Job:
 WAITING = "these tests need an earlier phase to run first"
 
 
+class BudgetExhausted(AssertionError):
+    """The submission's time budget ran out before this phase's job could run."""
+
+
 class NotStarted(AssertionError):
     """The student's code raised NotImplementedError: the phase is not started."""
 
