@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import tempfile
+import time
 import zipfile
 from pathlib import Path
 
@@ -22,12 +24,24 @@ from .. import config
 from ..check import is_stubbed
 from ..files import write_json_atomic
 from ..phases import PHASES, phase
-from .sandbox import sandbox_status
+from .runner import run_job
+from .sandbox import Limits, sandbox_status
 from .suite import WAITING
 
 SUITES = Path(__file__).with_name("suites")
 MAX_ZIP_BYTES = 64 * 1024**2  # uncompressed size of a zipped submission
 MAX_ZIP_FILES = 2000
+# Time. Every sandboxed job of one submission ends within BUDGET_SECONDS (a hanging or sleeping
+# submission is graded, all phases, in about that long); one phase's job within JOB_SECONDS. The
+# reference grades all phases in about 20 s and code with loops over output positions in under
+# 60 s on this kit's 2-core machines (see the instructor guide). A package whose import hangs is
+# found once, in IMPORT_SECONDS, for all phases. SUITE_SECONDS per phase covers the suites' own
+# work outside the sandbox (computing expected answers, Phase 9's replay and forward passes).
+BUDGET_SECONDS, JOB_SECONDS, IMPORT_SECONDS, SUITE_SECONDS = 150.0, 60.0, 20.0, 30.0
+# Feedback, the grade's only text a student's code can influence: each test's at most 600
+# characters (plugin.MAX_FEEDBACK), of which the code's own words (a builtin exception's name, a
+# message) at most 300; and all of a submission's at most this many bytes.
+MAX_FEEDBACK_BYTES = 64 * 1024
 
 
 class SubmissionError(Exception):
@@ -76,8 +90,11 @@ def submission_seed(folder: Path) -> int:
     return int.from_bytes(digest.digest()[:4], "little")
 
 
-def run_suites(folder: Path, numbers: list[int], seed: int, job_seconds: float) -> list[dict]:
-    """Run the hidden suites of `numbers` on the submission in `folder`; one record per test."""
+def run_suites(folder: Path, numbers: list[int], seed: int, job_seconds: float,
+               budget_seconds: float) -> list[dict]:
+    """Run the hidden suites of `numbers` on the submission in `folder`; one record per test.
+    Every sandboxed job ends within `budget_seconds` from now; the suites' own work (the
+    reference's answers, bounded by the grader's inputs) comes on top."""
     with tempfile.TemporaryDirectory(prefix="cnnkit-grade-") as scratch:
         report = Path(scratch, "report.jsonl")
         report.touch()
@@ -86,10 +103,15 @@ def run_suites(folder: Path, numbers: list[int], seed: int, job_seconds: float) 
                    *[str(SUITES / f"test_phase{n}.py") for n in numbers
                      if (SUITES / f"test_phase{n}.py").is_file()],
                    "--submission", str(folder), "--grade-report", str(report),
-                   "--grade-seed", str(seed), "--job-seconds", str(job_seconds)]
+                   "--grade-seed", str(seed), "--job-seconds", str(job_seconds),
+                   "--deadline", str(time.time() + budget_seconds)]
         try:
+            # One BLAS thread: grading is serial, and batches run one grading per core.
+            env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+                   "MKL_NUM_THREADS": "1"}
             subprocess.run(command, cwd=scratch, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, timeout=len(numbers) * (job_seconds + 60))
+                           stderr=subprocess.DEVNULL, env=env,
+                           timeout=budget_seconds + len(numbers) * SUITE_SECONDS)
         except subprocess.TimeoutExpired:
             pass  # phases without records are reported as grader errors below
         return [json.loads(line) for line in report.read_text().splitlines()]
@@ -129,7 +151,21 @@ def phase_result(number: int, records: list[dict], folder: Path) -> dict:
     }
 
 
-def grade(submission: Path, numbers: list[int] | None = None, job_seconds: float = 120.0) -> dict:
+def import_hangs(folder: Path, numbers: list[int]) -> str | None:
+    """Why importing the submission's modules did not finish in IMPORT_SECONDS, or None."""
+    modules = sorted({task.split("::")[0].removesuffix(".py") for n in numbers
+                      for task in phase(n).tasks})
+    result = run_job(folder, [{"id": m, "recipe": "import", "module": m} for m in modules], {},
+                     limits=Limits(wall_seconds=IMPORT_SECONDS, cpu_seconds=int(IMPORT_SECONDS)))
+    stuck = [m for m, call in result.calls.items() if call.status in ("crashed", "not_run")]
+    if result.sandbox.timed_out or (stuck and result.sandbox.signal is not None):
+        return (f"importing your scratchcnn ({stuck[0] if stuck else modules[0]}.py) did not "
+                f"finish within {IMPORT_SECONDS:g} s: {result.sandbox.describe()}")
+    return None
+
+
+def grade(submission: Path, numbers: list[int] | None = None, job_seconds: float = JOB_SECONDS,
+          budget_seconds: float = BUDGET_SECONDS) -> dict:
     """The grade of one submission (folder or .zip) in the documented JSON schema."""
     numbers = numbers or [p.number for p in PHASES]
     with tempfile.TemporaryDirectory(prefix="cnnkit-submission-") as workdir:
@@ -137,15 +173,32 @@ def grade(submission: Path, numbers: list[int] | None = None, job_seconds: float
             folder = unpack(Path(submission), Path(workdir))
         except (SubmissionError, zipfile.BadZipFile, OSError) as err:
             return unreadable(submission, numbers, str(err))
-        records = run_suites(folder, numbers, submission_seed(folder), job_seconds)
-        phases = [phase_result(n, records, folder) for n in numbers]
+        started = time.monotonic()
+        hung = import_hangs(folder, numbers)
+        if hung:
+            return unreadable(submission, numbers, hung, status="timeout")
+        records = run_suites(folder, numbers, submission_seed(folder), job_seconds,
+                             budget_seconds - (time.monotonic() - started))
+        phases = bounded_feedback([phase_result(n, records, folder) for n in numbers])
     isolation = sorted({r["isolation"] for r in records if "isolation" in r})
     return {"submission": str(submission), **totals(phases), "phases": phases,
             "isolation": isolation or [sandbox_status().level.value]}
 
 
-def unreadable(submission, numbers, why) -> dict:
-    phases = [{**phase_entry(phase(n)), "score": 0.0, "status": "error", "feedback": why,
+def bounded_feedback(phases: list[dict]) -> list[dict]:
+    """The phases with their feedback within MAX_FEEDBACK_BYTES in all, in order: the one
+    channel out of the sandbox that a student's code can write text into is a narrow one."""
+    left = MAX_FEEDBACK_BYTES
+    for item in [p for p in phases] + [t for p in phases for t in p["tests"]]:
+        size = len(item["feedback"].encode())
+        if size > left:
+            item["feedback"] = item["feedback"].encode()[:left].decode(errors="ignore")
+        left -= len(item["feedback"].encode())
+    return phases
+
+
+def unreadable(submission, numbers, why, status="error") -> dict:
+    phases = [{**phase_entry(phase(n)), "score": 0.0, "status": status, "feedback": why,
                "tests": []} for n in numbers]
     return {"submission": str(submission), **totals(phases), "phases": phases, "isolation": []}
 
@@ -221,13 +274,16 @@ def register(subparsers) -> None:
     config.add_arguments(parser)
     parser.add_argument("--json", type=Path, help="write the grade as JSON here")
     parser.add_argument("--gradescope", type=Path, help="write Gradescope's results.json here")
-    parser.add_argument("--job-seconds", type=float, default=120.0,
+    parser.add_argument("--job-seconds", type=float, default=JOB_SECONDS,
                         help="wall-clock limit of one phase's sandboxed run")
+    parser.add_argument("--budget-seconds", type=float, default=BUDGET_SECONDS,
+                        help="wall-clock limit of all of a submission's sandboxed runs")
     parser.set_defaults(func=run)
 
 
 def run(args) -> int:
-    result = grade(args.submission, config.graded_numbers(args), args.job_seconds)
+    result = grade(args.submission, config.graded_numbers(args), args.job_seconds,
+                   args.budget_seconds)
     print_report(result)
     if args.json:
         write_json_atomic(args.json, result)

@@ -151,7 +151,43 @@ def test_weights_trained_elsewhere_with_a_stub_training_loop_earn_nothing(refere
                "    return {'loss': 0.0, 'accuracy': 1.0}\n")
     phase9 = grade(submission, [9])["phases"][0]
     assert phase9["score"] == 0
-    assert "counts once your train_epoch trains" in phase9["tests"][1]["feedback"]
+    assert "never called optimizer.step" in phase9["tests"][1]["feedback"]
+
+
+@pytest.mark.slow
+def test_weights_loaded_after_real_training_earn_nothing(reference_run, tmp_path, replace_in):
+    """The attack: train_epoch takes real steps, then writes a 99% model shipped inside
+    scratchcnn/ into the model; with that model as model.npz too."""
+    submission = milestone_submission(tmp_path, reference_run)
+    shutil.copyfile(reference_run / "model.npz", submission / "scratchcnn" / "weights.npz")
+    replace_in(submission / "scratchcnn" / "train.py",
+               '    return {"loss": total_loss / len(x), "accuracy": total_correct / len(x)}',
+               '    import os\n'
+               '    with np.load(os.path.join(os.path.dirname(__file__), "weights.npz")) as saved:\n'
+               '        for name, value in model.params.items():\n'
+               '            value[...] = saved["param:" + name]\n'
+               '    return {"loss": total_loss / len(x), "accuracy": total_correct / len(x)}')
+    phase9 = grade(submission, [9])["phases"][0]
+    assert phase9["score"] == 0
+    assert "is not what training on the steps your code took gives" in phase9["feedback"]
+
+
+@pytest.mark.slow
+def test_a_forward_pass_that_recognises_a_few_test_images_earns_no_accuracy(
+        reference_run, tmp_path, replace_in):
+    """The attack: a forward pass that hashes its input and changes the answer for ten test
+    images (one per chunk of the grader's), where the model is wrong."""
+    submission = milestone_submission(tmp_path, reference_run)
+    replace_in(submission / "scratchcnn" / "model.py",
+               "        for layer in self.layers:\n            x = layer.forward(x)\n        return x",
+               "        known = int(x.sum() * 1000) % len(x) if len(x) == 1000 else None\n"
+               "        for layer in self.layers:\n            x = layer.forward(x)\n"
+               "        if known is not None:\n"
+               "            x[known, x[known].argmin()] += 100.0\n"
+               "        return x")
+    phase9 = grade(submission, [9])["phases"][0]
+    assert phase9["score"] == 5  # its training is real; its accuracy does not count
+    assert "different logits on 10 of the 10,000 test images" in phase9["tests"][1]["feedback"]
 
 
 @pytest.mark.slow
@@ -165,4 +201,4 @@ def test_a_forward_pass_that_is_not_the_network_earns_no_accuracy(reference_run,
                "            x = x[::-1].copy()\n        return x")
     phase9 = grade(submission, [9])["phases"][0]
     assert phase9["score"] == 5  # the training test still passes; no accuracy points
-    assert "your forward pass and your saved weights disagree" in phase9["tests"][1]["feedback"]
+    assert "different logits on" in phase9["tests"][1]["feedback"]

@@ -23,15 +23,17 @@ are removed first, as a student's edit replaces them. ENTRY keys:
 from __future__ import annotations
 
 import ast
+import json
 import shutil
 from pathlib import Path
 
 import pytest
 from test_grade_corpus import HANG_GUARD_SECONDS, check_complete, copy_package, entries
 
-from cnnkit.autograder.grade import grade
+from cnnkit.autograder.grade import BUDGET_SECONDS, IMPORT_SECONDS, MAX_FEEDBACK_BYTES, grade
 from cnnkit.autograder.sandbox import sandbox_status
 from cnnkit.paths import KIT_ROOT
+from cnnkit.phases import PHASES
 
 SANDBOX = sandbox_status()
 
@@ -78,3 +80,51 @@ def test_trick_earns_nothing_it_did_not_implement(entry, tmp_path):
         if "feedback" in meta:
             failed = [t["feedback"] for t in p["tests"] if not t["passed"]]
             assert any(meta["feedback"] in feedback for feedback in failed), failed
+
+
+def package_answering_every_name(folder: Path, code: str, at_import: str = "") -> Path:
+    """A scratchcnn whose task modules answer every name the grader looks up with `_answer`,
+    defined by `code`; `at_import` runs when each module is imported."""
+    package = folder / "scratchcnn"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    for module in sorted({task.split("::")[0] for p in PHASES for task in p.tasks}):
+        (package / module).write_text(f"{at_import}\n{code}\n\ndef __getattr__(name):\n"
+                                      f"    return _answer\n")
+    return folder
+
+
+@pytest.mark.timeout(HANG_GUARD_SECONDS)
+def test_feedback_is_a_narrow_channel_out_of_the_sandbox(tmp_path, mnist_dir):
+    """The attack that leaked the reference: exceptions whose class names and messages carry
+    bulk text. Only builtin type names and short messages reach the grade, within
+    MAX_FEEDBACK_BYTES for the whole submission."""
+    code = ('def _answer(*args, **kwargs):\n'
+            '    raise type("E" + "LEAK" * 1250, (Exception,), {})("LEAK" * 1250)\n')
+    result = grade(package_answering_every_name(tmp_path, code))
+    phases = check_complete(result, [p.number for p in PHASES])
+    texts = [p["feedback"] for p in phases.values()] + [
+        t["feedback"] for p in phases.values() for t in p["tests"]]
+    assert sum(len(text.encode()) for text in texts) <= MAX_FEEDBACK_BYTES
+    assert "ELEAK" not in json.dumps(result)  # the class name never crosses
+    assert not any("LEAK" * 76 in text for text in texts)  # the message is cut at 300 chars
+    assert any("an exception class of your own" in text for text in texts)
+    assert all(p["score"] == 0 for p in phases.values())
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(2 * (BUDGET_SECONDS + IMPORT_SECONDS) + 120)
+@pytest.mark.parametrize("code, at_import", [
+    ("def _answer(*args, **kwargs):\n    while True:\n        pass\n", ""),
+    ("def _answer(*args, **kwargs):\n    import time\n    time.sleep(5)\n", ""),
+    ("def _answer(*args, **kwargs):\n    return None\n", "import time\ntime.sleep(10**6)"),
+], ids=["loops-in-every-call", "sleeps-in-every-call", "hangs-at-import"])
+def test_a_hanging_submission_is_graded_within_its_time_budget(tmp_path, mnist_dir, code,
+                                                                at_import):
+    """Every phase, bonus included, gets a result: 0 with a reason; the whole grade ends within
+    the submission's budget (the timeout above is the hang guard)."""
+    result = grade(package_answering_every_name(tmp_path, code, at_import))
+    phases = check_complete(result, [p.number for p in PHASES])
+    assert all(p["score"] == 0 for p in phases.values())
+    assert {p["status"] for p in phases.values()} <= {"timeout", "failed"}
+    assert any(p["status"] == "timeout" for p in phases.values())

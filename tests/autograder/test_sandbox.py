@@ -24,6 +24,7 @@ import pytest
 import cnnkit
 from cnnkit.autograder.runner import run_job
 from cnnkit.paths import KIT_ROOT, import_scratchcnn
+from cnnkit.phases import PHASES
 from cnnkit.autograder.sandbox import IsolationLevel, Limits, run_in_sandbox, sandbox_status
 
 LIMITS = Limits(cpu_seconds=3, wall_seconds=5, memory_bytes=512 * 1024**2, max_processes=16,
@@ -331,6 +332,57 @@ def test_served_caches_and_layers_stay_outside_the_sandbox(tmp_path):
     bad = result.calls["bad"]
     assert (bad.status, bad.error_type) == ("error", "ValueError")
     assert "raised by the reference" in bad.message
+
+
+def solution_lines() -> list[str]:
+    """Distinctive lines of the reference's solution regions (what a leak would contain)."""
+    lines, inside = [], False
+    for path in sorted((KIT_ROOT / "solutions" / "scratchcnn").glob("*.py")):
+        for line in path.read_text().splitlines():
+            inside = (inside or "### BEGIN SOLUTION" in line) and "### END SOLUTION" not in line
+            if inside and len(line.strip()) > 40:
+                lines.append(line.strip())
+    return lines
+
+
+@requires_sandbox
+def test_no_reference_code_is_anywhere_the_student_can_look(tmp_path):
+    """With every earlier-phase target served (what Phases 8 and 13 use), no file the child can
+    read holds a line of the reference's solutions, but for the control: one line that the
+    submission quotes in a comment of its own."""
+    markers = solution_lines()[::4]
+    submission = make_submission(tmp_path, conv=f"""
+        # {markers[0]}
+        import os
+        import numpy as np
+        from .layers import Conv2D
+
+        def search(markers):
+            Conv2D(1, 1, 1).forward(np.ones((1, 1, 2, 2)))  # the served objects are in use
+            hits = 0
+            for root, dirs, files in os.walk("/"):
+                # /usr is the host's system tree (read-only; the kit is never under it)
+                dirs[:] = [d for d in dirs if os.path.join(root, d) not in ("/proc", "/sys",
+                                                                            "/dev", "/usr")]
+                for name in files:
+                    path = os.path.join(root, name)
+                    hits += "cnnkit" in path or "solutions" in path
+                    try:
+                        with open(path, "rb") as handle:
+                            text = handle.read(1024**2).decode("utf-8", "replace")
+                    except OSError:
+                        continue
+                    if "def " in text:
+                        hits += sum(marker in text for marker in markers)
+            return np.array([hits, len(markers)])
+    """, layers="class Conv2D:\n    pass\n")
+    served = [f"{task.split('::')[0].removesuffix('.py')}.{task.split('::')[1]}"
+              for p in PHASES if p.number < 8 for task in p.tasks] + ["layers.Conv2D"]
+    result = run_job(submission, [call("a", "conv.search", markers)], INPUTS,
+                     limits=dataclasses.replace(LIMITS, cpu_seconds=60, wall_seconds=90),
+                     serve=served)
+    assert result.calls["a"].status == "ok", result.calls["a"].message
+    assert result.calls["a"].outputs[""].tolist() == [1, len(markers)] and len(markers) > 20
 
 
 def test_staging_copies_only_regular_files_of_the_package(tmp_path):
