@@ -59,4 +59,5 @@ def test_the_header_says_how_to_get_bubblewrap_when_it_is_missing(suite, tmp_pat
         in run.stdout
     assert f"sandbox tests will be skipped; {GET_BUBBLEWRAP}" in run.stdout
     required = run_pytest(suite, PATH=str(no_bwrap), CNNKIT_REQUIRE_SANDBOX="1")
-    assert f"sandbox tests will FAIL (CNNKIT_REQUIRE_SANDBOX=1); {GET_BUBBLEWRAP}" in required.stdout
+    assert (f"sandbox tests will FAIL (CNNKIT_REQUIRE_SANDBOX=1); {GET_BUBBLEWRAP}"
+            in required.stdout)
