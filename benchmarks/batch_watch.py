@@ -147,7 +147,7 @@ class Watcher(threading.Thread):
             version = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
             if self._versions.get(path) == version:
                 return
-            text = path.read_text()
+            text = path.read_bytes().decode(errors="replace")  # a torn character is torn JSON
         except FileNotFoundError:
             return
         self._versions[path] = version

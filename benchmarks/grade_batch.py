@@ -19,6 +19,7 @@ Phase 9: $CNNKIT_DATA (or --data). Prints a report; exit status 1 if a check fai
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import math
@@ -83,12 +84,16 @@ def grade_all(folder: Path, out: Path, args, stop_after: int | None = None) -> R
 
 
 def kill(process: subprocess.Popen, tree: list[int], whole_tree: bool) -> list[str]:
-    """SIGKILL grade-all (or its whole `tree`); "pid (name)" of each process of its tree still
-    alive 3 s later (an orphan that outlived it), which is then SIGKILLed too."""
+    """SIGKILL grade-all (or its whole `tree` and the session it leads); "pid (name)" of each
+    process of its tree still alive 3 s later (an orphan that outlived it), then SIGKILLed too."""
     started = {pid: start_time(pid) for pid in tree}
     still_ours = [pid for pid in tree if started[pid] is not None]
-    for pid in still_ours if whole_tree else [process.pid]:
-        kill_if_same(pid, started[pid])
+    if whole_tree:
+        with contextlib.suppress(ProcessLookupError):  # also what started since the last poll,
+            os.killpg(process.pid, signal.SIGKILL)      # unless it left the session
+        for pid in still_ours:
+            kill_if_same(pid, started[pid])
+    process.kill()  # not yet waited for: its pid cannot have been reused
     process.wait()
     time.sleep(3)
     alive = [pid for pid in still_ours if pid != process.pid and start_time(pid) == started[pid]]
@@ -101,10 +106,8 @@ def kill(process: subprocess.Popen, tree: list[int], whole_tree: bool) -> list[s
 def kill_if_same(pid: int, started: int | None) -> None:
     """SIGKILL `pid` if it is still the process that started at `started` (not a reused pid)."""
     if started is not None and start_time(pid) == started:
-        try:
+        with contextlib.suppress(ProcessLookupError):  # it ended meanwhile
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:  # it ended meanwhile
-            pass
 
 
 def train_reference(work: Path) -> Path:
