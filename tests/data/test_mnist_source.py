@@ -1,5 +1,8 @@
 """Where the kit's own tests get MNIST (tests/mnist_source.py): $CNNKIT_DATA, else the shared
-folder beside the checkout, else the per-user cache, downloaded into through cnnkit.data.
+folder beside the checkout, else the per-user cache, downloaded into through cnnkit.data. A
+"fresh clone" is a folder with nothing beside it holding copies of the tests' support files; its
+downloads are run in new interpreters with an empty home: mnist_source alone, then the clone's
+own pytest with tests/conftest.py's `mnist_dir` fixture.
 
 The download runs against the loopback mirror serving the real files. On a fresh machine the
 public mirrors serve the official files, checked against the official md5s (the default); here
@@ -101,3 +104,46 @@ def test_fresh_clone_downloads_into_the_user_cache_checked_and_atomically(
     again = locate_in_fresh_clone(fresh_clone, mirror.url("good"), served_md5, home)
     assert again.stdout == good.stdout
     assert sum(mirror.hits.values()) == 2 + len(FILES)  # a second run downloads nothing
+
+
+# Run in the fresh clone's pytest: the public mirrors (and their official md5s) replaced by the
+# loopback mirror (and the md5s of the files it serves), as a machine online would see them.
+LOOPBACK_PLUGIN = '''
+import dataclasses, json, os
+from cnnkit.data import DATASETS
+md5s = json.loads(os.environ["LOOPBACK_MD5S"])
+mnist = DATASETS["mnist"]
+DATASETS["mnist"] = dataclasses.replace(
+    mnist, mirrors=(os.environ["LOOPBACK_MIRROR"],),
+    files=tuple(dataclasses.replace(s, md5=md5s[s.filename]) for s in mnist.files))
+'''
+PROBE_TEST = '''
+import os
+from cnnkit.data import load_mnist
+
+def test_mnist_dir(mnist_dir):
+    assert os.environ["CNNKIT_DATA"] == str(mnist_dir)
+    assert load_mnist(mnist_dir, download=False).x_train.shape == (60000, 28, 28)
+    print("mnist_dir:", mnist_dir)
+'''
+
+
+def test_a_fresh_clones_own_tests_get_mnist_from_the_mirrors(fresh_clone, tmp_path, mirror,
+                                                              mnist_bytes, served_md5):
+    tests = fresh_clone / "tests"
+    for name in ("conftest.py", "sandbox_rules.py"):
+        shutil.copy(MODULE.with_name(name), tests)
+    (tests / "loopback_mirrors.py").write_text(LOOPBACK_PLUGIN)
+    (tests / "test_probe.py").write_text(PROBE_TEST)
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if k != ENV_VAR}
+    env.update(HOME=str(home), XDG_DATA_HOME=str(home / "data"), PYTHONPATH=str(tests),
+               LOOPBACK_MIRROR=mirror.url("good"), LOOPBACK_MD5S=json.dumps(served_md5))
+    run = subprocess.run([sys.executable, "-m", "pytest", "-p", "loopback_mirrors", "-p",
+                          "no:cacheprovider", "-s", "-q", str(tests / "test_probe.py")],
+                         cwd=fresh_clone, env=env, capture_output=True, text=True, timeout=300)
+    cache = home / "data" / "cnnkit" / "mnist"
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert f"mnist_dir: {cache}\n" in run.stdout
+    assert {p.name: p.read_bytes() for p in cache.iterdir()} == mnist_bytes
+    assert dict(mirror.hits) == {("good", s.filename): 1 for s in FILES}
