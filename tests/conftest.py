@@ -7,8 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from cnnkit.data import ENV_VAR, FILES
 from cnnkit.parallel import DataParallel, ProcessParallel, can_fork
 from cnnkit.paths import KIT_ROOT
+from mnist_source import locate_mnist
+from sandbox_rules import pytest_report_header, pytest_runtest_makereport  # noqa: F401 - hooks
 
 # The reference, importable as `scratchcnn` in the kit's own tests.
 sys.path.insert(0, str(KIT_ROOT / "solutions"))
@@ -35,10 +38,12 @@ def replace_in():
 
 @pytest.fixture(scope="session")
 def mnist_dir() -> Path:
-    """The MNIST folder: $CNNKIT_DATA, else the team's shared copy beside the checkout."""
-    folder = Path(os.environ.get("CNNKIT_DATA") or KIT_ROOT.parent / "shared" / "data" / "mnist")
-    assert (folder / "t10k-labels-idx1-ubyte.gz").is_file(), f"no MNIST in {folder}: set CNNKIT_DATA"
-    os.environ.setdefault("CNNKIT_DATA", str(folder))  # the grader's Phase 9 reads it from there
+    """The MNIST folder: $CNNKIT_DATA, else the team's shared copy beside the checkout, else the
+    per-user cache, downloaded into on first use (tests/mnist_source.py)."""
+    folder, source = locate_mnist()
+    missing = [s.filename for s in FILES if not (folder / s.filename).is_file()]
+    assert not missing, f"the MNIST folder {folder} (from {source}) lacks {', '.join(missing)}"
+    os.environ[ENV_VAR] = str(folder)  # the grader's Phase 9 and `cnnkit train` read it there
     return folder
 
 

@@ -1,11 +1,14 @@
-"""Fixtures for the cnnkit.data tests: the real MNIST and Fashion-MNIST folders, IDX builders
-and loopback mirrors serving them."""
+"""Fixtures for the cnnkit.data tests: the real MNIST (tests/conftest.py's `mnist_dir`) and
+Fashion-MNIST files, IDX builders and loopback mirrors serving them.
+
+The real MNIST folder may hold the official files (downloaded on a fresh machine) or the team's
+copy, whose train-images is a reconstruction with another md5: tests that depend on which take
+`unofficial`, the names of the files whose md5 differs from the official one."""
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-import os
 import socket
 import struct
 import threading
@@ -20,23 +23,8 @@ import pytest
 
 from cnnkit.data import DATASETS, FILES, get_dataset
 
-REPO = Path(__file__).resolve().parents[2]
-# Test code only: library code never knows where the shared data lives.
-DEFAULT_MNIST_DIR = REPO.parent / "shared" / "data" / "mnist"
-
 FLAKY_FAILURES = 2  # the "flaky" mirror answers 503 this many times per file, then serves it
 STALL_SECONDS = 5.0  # the "stall" mirror waits this long (or until teardown) before answering
-
-
-@pytest.fixture(scope="session")
-def mnist_dir() -> Path:
-    """The real MNIST folder: $CNNKIT_DATA, else <repo>/../shared/data/mnist."""
-    folder = Path(os.environ.get("CNNKIT_DATA") or DEFAULT_MNIST_DIR)
-    missing = [s.filename for s in FILES if not (folder / s.filename).is_file()]
-    if missing:
-        pytest.fail(f"the MNIST folder {folder} lacks {missing}; set CNNKIT_DATA to a folder "
-                    "holding the four MNIST .gz files")
-    return folder
 
 
 @pytest.fixture(scope="session")
@@ -53,8 +41,25 @@ def fashion_bytes(fashion_dir: Path) -> dict[str, bytes]:
 
 @pytest.fixture(scope="session")
 def served_md5(mnist_bytes: dict[str, bytes]) -> dict[str, str]:
-    """filename -> md5 of the file the mirror serves (train-images differs from the official)."""
+    """filename -> md5 of the real file (the one the loopback mirror serves)."""
     return {name: hashlib.md5(data).hexdigest() for name, data in mnist_bytes.items()}
+
+
+@pytest.fixture(scope="session")
+def unofficial(served_md5: dict[str, str]) -> tuple[str, ...]:
+    """Names of the real files whose md5 differs from the official one, in `FILES` order."""
+    return tuple(s.filename for s in FILES if served_md5[s.filename] != s.md5)
+
+
+def restamped(data: bytes) -> bytes:
+    """The same gzip file with another modification time in its header: still valid, with the
+    same content, but another md5."""
+    return data[:4] + bytes(b ^ 0xFF for b in data[4:8]) + data[8:]
+
+
+@pytest.fixture
+def restamp() -> Callable[[bytes], bytes]:
+    return restamped
 
 
 def idx_bytes(values: np.ndarray, magic: int | None = None, dims: tuple[int, ...] | None = None) -> bytes:
@@ -100,6 +105,8 @@ class _MirrorHandler(BaseHTTPRequestHandler):
             self.send_error(503)
         elif mode == "stall":
             self.server.release.wait(STALL_SECONDS)
+        elif mode == "restamped":
+            self._send(restamped(data))
         elif mode == "corrupt":
             middle = len(data) // 2
             self._send(data[:middle] + bytes(b ^ 0xFF for b in data[middle:middle + 16])
@@ -136,7 +143,8 @@ class _MirrorServer(ThreadingHTTPServer):
         pass  # a client that gave up (timeout test) makes the handler's write fail: expected
 
     def url(self, mode: str) -> str:
-        """Base URL of one simulated mirror: good, corrupt, truncated, cutoff, flaky, stall, missing."""
+        """Base URL of one simulated mirror: good, restamped, corrupt, truncated, cutoff, flaky,
+        stall, missing."""
         return f"http://127.0.0.1:{self.server_address[1]}/{mode}/"
 
 

@@ -55,14 +55,15 @@ def test_real_folder_shapes_dtypes_and_ranges(real, mnist_dir):
     assert mnist.x_train[:, 0, 0].max() == 0 and mnist.x_train.max() == 255
 
 
-def test_real_folder_warns_for_train_images_only(real, mnist_dir, served_md5):
+def test_real_folder_warns_for_unofficial_files_only(real, mnist_dir, served_md5, unofficial):
     _, caught = real
-    assert len(caught) == 1
-    message = str(caught[0].message)
-    assert message.startswith(f"{mnist_dir / TRAIN_IMAGES.filename}: md5 ")
-    assert served_md5[TRAIN_IMAGES.filename] in message
-    assert TRAIN_IMAGES.md5 in message
-    assert caught[0].filename == __file__  # points at the caller of load_mnist
+    assert len(caught) == len(unofficial)
+    official = {s.filename: s.md5 for s in FILES}
+    for name, warning in zip(unofficial, caught, strict=True):
+        message = str(warning.message)
+        assert message.startswith(f"{mnist_dir / name}: md5 {served_md5[name]} differs from the "
+                                  f"official {official[name]}")
+        assert warning.filename == __file__  # points at the caller of load_mnist
 
 
 def test_arrays_are_read_only(real):
@@ -139,14 +140,14 @@ def test_local_folder_with_truncated_file_names_it(tmp_path, mnist_dir, mnist_by
 
 
 def test_local_checksum_mismatch_is_a_warning_not_an_error(tmp_path, mnist_dir, mnist_bytes,
-                                                          linked_mnist):
+                                                          linked_mnist, unofficial):
     # Same labels, recompressed: structurally valid, md5 differs from the official file.
     folder = linked_mnist(mnist_dir, tmp_path, skip=(TEST_LABELS.filename,))
     recompressed = gzip.compress(gzip.decompress(mnist_bytes[TEST_LABELS.filename]), mtime=0)
     (folder / TEST_LABELS.filename).write_bytes(recompressed)
     mnist, caught = load_recording(folder)
     assert sorted(str(w.message).split(":")[0] for w in caught) == sorted(
-        str(folder / s.filename) for s in (TRAIN_IMAGES, TEST_LABELS))
+        str(folder / name) for name in {*unofficial, TEST_LABELS.filename})
     assert any(hashlib.md5(recompressed).hexdigest() in str(w.message) for w in caught)
     assert mnist.y_test.shape == (10000,)
 
@@ -158,17 +159,19 @@ def test_missing_files_are_listed(tmp_path, mnist_dir, linked_mnist):
         load_mnist(folder)
 
 
-def test_uncompressed_files_are_accepted(tmp_path, real, mnist_dir, mnist_bytes, linked_mnist):
+def test_uncompressed_files_are_accepted(tmp_path, real, mnist_dir, mnist_bytes, linked_mnist,
+                                        unofficial):
     folder = linked_mnist(mnist_dir, tmp_path, skip=tuple(s.filename for s in FILES[1:]))
     for spec in FILES[1:]:
         (folder / spec.raw_filename).write_bytes(gzip.decompress(mnist_bytes[spec.filename]))
     mnist, caught = load_recording(folder)
-    assert len(caught) == 1  # train-images.gz; the official md5s are of .gz files only
+    kept_gz_unofficial = TRAIN_IMAGES.filename in unofficial
+    assert len(caught) == kept_gz_unofficial  # the official md5s are of .gz files only
     np.testing.assert_array_equal(mnist.x_test, real[0].x_test)
     np.testing.assert_array_equal(mnist.y_train, real[0].y_train)
     _, reports = verify_mnist(folder)
     assert [r.path.name for r in reports] == [FILES[0].filename] + [s.raw_filename for s in FILES[1:]]
-    assert [r.md5_matches for r in reports] == [False, None, None, None]
+    assert [r.md5_matches for r in reports] == [not kept_gz_unofficial, None, None, None]
 
 
 def test_resolution_order(tmp_path, monkeypatch):
@@ -183,10 +186,10 @@ def test_resolution_order(tmp_path, monkeypatch):
     assert resolve_data_dir() == (default_cache_dir(), "cache")
 
 
-def test_env_var_folder_is_loaded(monkeypatch, mnist_dir, tmp_path):
+def test_env_var_folder_is_loaded(monkeypatch, mnist_dir, tmp_path, unofficial):
     monkeypatch.setenv(ENV_VAR, str(mnist_dir))
     mnist, caught = load_recording(cache_dir=tmp_path, download=False)
-    assert mnist.folder == mnist_dir and len(caught) == 1
+    assert mnist.folder == mnist_dir and len(caught) == len(unofficial)
 
 
 def test_env_var_folder_that_does_not_exist(monkeypatch, tmp_path):
@@ -215,24 +218,27 @@ def test_local_folder_is_never_downloaded_into(tmp_path, mirror):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_cache_downloads_only_missing_files(monkeypatch, tmp_path, mnist_dir, mirror, served_md5):
+def test_cache_downloads_only_missing_files(monkeypatch, tmp_path, mnist_dir, mirror, served_md5,
+                                            unofficial):
     monkeypatch.delenv(ENV_VAR, raising=False)
     cache = tmp_path / "cache"
     cache.mkdir()
-    # train-images is pre-placed: the served copy would fail the official md5 (see the README).
-    shutil.copy(mnist_dir / TRAIN_IMAGES.filename, cache)
+    # Pre-placed: train-images, and any file that would fail the official md5 if served.
+    placed = {TRAIN_IMAGES.filename, *unofficial}
+    for name in placed:
+        shutil.copy(mnist_dir / name, cache)
     mnist, caught = load_recording(cache_dir=cache, mirrors=[mirror.url("good")], quiet=True)
     assert mnist.folder == cache and mnist.x_test.shape == (10000, 28, 28)
-    assert dict(mirror.hits) == {("good", s.filename): 1 for s in FILES if s is not TRAIN_IMAGES}
+    assert dict(mirror.hits) == {("good", s.filename): 1 for s in FILES if s.filename not in placed}
     assert {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in cache.iterdir()} == served_md5
-    assert len(caught) == 1  # the pre-placed train-images
+    assert len(caught) == len(unofficial)
 
 
-def test_verify_reports(mnist_dir, served_md5):
+def test_verify_reports(mnist_dir, served_md5, unofficial):
     folder, reports = verify_mnist(mnist_dir)
     assert folder == mnist_dir
     assert [r.path for r in reports] == [mnist_dir / s.filename for s in FILES]
     assert [r.shape for r in reports] == [s.shape for s in FILES]
     assert [r.md5 for r in reports] == [served_md5[s.filename] for s in FILES]
-    assert [r.md5_matches for r in reports] == [False, True, True, True]
+    assert [r.md5_matches for r in reports] == [s.filename not in unofficial for s in FILES]
     assert all(r.error is None for r in reports)
