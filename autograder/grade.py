@@ -25,7 +25,7 @@ from ..check import is_stubbed
 from ..files import write_json_atomic
 from ..phases import PHASES, phase
 from .runner import run_job
-from .sandbox import Limits, sandbox_status
+from .sandbox import Limits, die_with_parent, sandbox_status
 from .suite import WAITING
 
 SUITES = Path(__file__).with_name("suites")
@@ -110,7 +110,7 @@ def run_suites(folder: Path, numbers: list[int], seed: int, job_seconds: float,
             env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
                    "MKL_NUM_THREADS": "1"}
             subprocess.run(command, cwd=scratch, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, env=env,
+                           stderr=subprocess.DEVNULL, env=env, preexec_fn=die_with_parent,
                            timeout=budget_seconds + len(numbers) * SUITE_SECONDS)
         except subprocess.TimeoutExpired:
             pass  # phases without records are reported as grader errors below

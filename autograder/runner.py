@@ -50,7 +50,9 @@ from pathlib import Path
 import numpy as np
 
 from .results import CallResult, ResultReader
-from .sandbox import SANDBOX_ROOT, IsolationLevel, Limits, Sandbox, SandboxResult
+from .sandbox import (
+    SANDBOX_ROOT, IsolationLevel, Limits, Sandbox, SandboxResult, die_with_parent,
+)
 
 HARNESS = [Path(__file__).with_name(name) for name in ("child.py", "wire.py")]
 HARNESS_DIR = f"{SANDBOX_ROOT}/harness"
@@ -170,6 +172,7 @@ def _start_reference_server(serve: Sequence[str], limits: Limits
     server_end, child_end = socket.socketpair()
 
     def limit():
+        die_with_parent()
         resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
         resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1))
 

@@ -55,6 +55,7 @@ gives no access to hidden paths because the sandbox's mounts are locked.
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import enum
 import functools
@@ -88,6 +89,7 @@ SANDBOX_SUBMISSION = f"{SANDBOX_ROOT}/submission"
 _EXIT_GRACE_SECONDS = 0.5
 # bubblewrap reports the sandboxed program's death by signal N as exit status 128 + N.
 _SIGNAL_EXIT_BASE = 128
+_PR_SET_PDEATHSIG = 1
 _MEMORY_HINTS = re.compile(rb"\bMemoryError\b|Cannot allocate memory|std::bad_alloc")
 
 
@@ -422,8 +424,15 @@ def _read_until_eof(fd: int, deadline: float) -> bytes:
 # Running and collecting output.
 
 
+def die_with_parent() -> None:
+    """preexec_fn: the child gets SIGKILL when the thread that started it dies (Linux's
+    PR_SET_PDEATHSIG), so a grader that is killed leaves nothing of its own running."""
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 def _set_rlimits(limits: Limits) -> None:
     """preexec_fn of the rlimits-only level (runs in the forked child before exec)."""
+    die_with_parent()
     for name, soft, hard in limits.rlimits():
         resource.setrlimit(getattr(resource, f"RLIMIT_{name.upper()}"), (soft, hard))
 

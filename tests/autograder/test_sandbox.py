@@ -15,7 +15,10 @@ import dataclasses
 import os
 import signal
 import socket
+import subprocess
+import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -835,3 +838,29 @@ def test_layer_recipe_options_for_stateful_layers_and_blocks(tmp_path):
     np.testing.assert_array_equal(got["eval"]["buffers.steps"], [0.0])
     for cid in ("block", "model"):
         np.testing.assert_array_equal(got[cid]["out"], x * 3)
+
+
+def test_a_killed_grader_leaves_no_process_of_its_own_running(tmp_path):
+    """die_with_parent (the grading's and the reference server's preexec_fn): SIGKILL the
+    process that started a child, and the child is gone too."""
+    script = tmp_path / "starter.py"
+    script.write_text("import subprocess\n"
+                      "from cnnkit.autograder.sandbox import die_with_parent\n"
+                      "child = subprocess.Popen(['sleep', '600'], preexec_fn=die_with_parent)\n"
+                      "print(child.pid, flush=True)\n"
+                      "child.wait()\n")
+    starter = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    child = int(starter.stdout.readline())
+    os.kill(starter.pid, signal.SIGKILL)
+    starter.wait()
+
+    def running(pid):
+        try:  # a zombie ("Z") waits for init to reap it: no longer running
+            return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+        except FileNotFoundError:
+            return False
+
+    deadline = time.monotonic() + 10
+    while running(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not running(child)
