@@ -175,19 +175,19 @@ def test_weights_loaded_after_real_training_earn_nothing(reference_run, tmp_path
 @pytest.mark.slow
 def test_a_forward_pass_that_recognises_a_few_test_images_earns_no_accuracy(
         reference_run, tmp_path, replace_in):
-    """The attack: a forward pass that hashes its input and changes the answer for ten test
+    """The attack: a forward pass that hashes its input and changes the answer for a few test
     images (one per chunk of the grader's), where the model is wrong."""
     submission = milestone_submission(tmp_path, reference_run)
     replace_in(submission / "scratchcnn" / "model.py",
                "        for layer in self.layers:\n            x = layer.forward(x)\n        return x",
-               "        known = int(x.sum() * 1000) % len(x) if len(x) == 1000 else None\n"
+               "        known = int(x.sum() * 1000) % len(x) if len(x) > 100 else None\n"
                "        for layer in self.layers:\n            x = layer.forward(x)\n"
                "        if known is not None:\n"
                "            x[known, x[known].argmin()] += 100.0\n"
                "        return x")
     phase9 = grade(submission, [9])["phases"][0]
     assert phase9["score"] == 5  # its training is real; its accuracy does not count
-    assert "different logits on 10 of the 10,000 test images" in phase9["tests"][1]["feedback"]
+    assert "different logits on 40 of the 10,000 test images" in phase9["tests"][1]["feedback"]
 
 
 @pytest.mark.slow
@@ -197,7 +197,7 @@ def test_a_forward_pass_that_is_not_the_network_earns_no_accuracy(reference_run,
     replace_in(submission / "scratchcnn" / "model.py",
                "        for layer in self.layers:\n            x = layer.forward(x)\n        return x",
                "        for layer in self.layers:\n            x = layer.forward(x)\n"
-               "        if len(x) == 1000:  # the grader's test chunks: answer something else\n"
+               "        if len(x) > 100:  # the grader's test chunks: answer something else\n"
                "            x = x[::-1].copy()\n        return x")
     phase9 = grade(submission, [9])["phases"][0]
     assert phase9["score"] == 5  # the training test still passes; no accuracy points
