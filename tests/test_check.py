@@ -52,3 +52,26 @@ def test_infinite_loop_fails_one_test_not_the_check(reference_copy, replace_in, 
     results = check(reference_copy, [phase(6), phase(7)])
     assert results[6].status == "failing" and "Timeout" in results[6].first_failure
     assert results[7].status == "passing"
+
+
+def test_an_exception_in_student_code_names_their_line(reference_copy, replace_in):
+    # A max-pool forward that ignores its stride: NumPy raises deep inside the reduction.
+    replace_in(reference_copy / "scratchcnn" / "pool.py",
+               "    Ho, Wo = (H - size) // stride + 1, (W - size) // stride + 1\n",
+               "    Ho, Wo = (H - size) // stride + 1, (W - size) // stride + 1\n"
+               "    if stride > 1:\n        return x[:, :, :0, :0].max(axis=(2, 3)), None\n")
+    result = check(reference_copy, [phase(4)])[4]
+    assert result.status == "failing"
+    assert result.where == ("in your scratchcnn/pool.py, line 39, in max_pool_forward: "
+                            "return x[:, :, :0, :0].max(axis=(2, 3)), None")
+
+
+def test_denominators_count_every_test_of_the_phase(reference_copy, replace_in):
+    """A phase's total is the same whether its tests wait for an earlier phase or run."""
+    full = check(KIT_ROOT / "solutions", [phase(5)])[5]
+    replace_in(reference_copy / "scratchcnn" / "pool.py",
+               "    Ho, Wo = (H - size) // stride + 1, (W - size) // stride + 1\n",
+               "    raise NotImplementedError('Phase 4')\n")
+    waiting = check(reference_copy, [phase(5)])[5]
+    assert waiting.skipped > 0
+    assert waiting.passed + waiting.failed + waiting.skipped == full.passed
