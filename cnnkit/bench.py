@@ -39,7 +39,7 @@ from .models import INPUT_SHAPE
 from .parallel import blas_threads, can_fork, receive, shard_slices, usable_cores
 from .runtime import denormals_flushed, keep_freed_memory
 from .train import (
-    Recipe, fast_training, load_impl, lr_at, parallel_kind, peak_memory_mib, unfinished,
+    Recipe, fast_training, load_impl, lr_at, parallel_kind, peak_memory_mib, students_error,
 )
 
 # How long each split measurement warms up first (`at_once_ms`).
@@ -426,8 +426,8 @@ def run(args) -> int:
     try:
         with denormals_flushed():
             return bench_command(args)
-    except NotImplementedError as err:
-        return unfinished("bench", err)
+    except Exception as err:
+        return students_error("bench", err, args.impl)
 
 
 def bench_command(args) -> int:

@@ -39,12 +39,14 @@ from rich.console import Console
 from rich.table import Table
 from tqdm import tqdm
 
+from .blame import describe, student_line
 from .data import DATASETS, get_dataset, load_mnist, to_nchw_float
 from .files import replace_atomically, write_json_atomic
 from .models import (
     INPUT_SHAPE, MODELS, build_model, eval_mode, load_impl, load_model, num_parameters, save_model,
 )
 from .parallel import DataParallel, blas_threads, can_fork, parallel_for, usable_cores
+from .paths import resolve_impl
 from .runtime import denormals_flushed, keep_freed_memory
 
 SHIFTS = (0, 1, 2, 3, 4)  # pixels to the right, for the translation demo
@@ -389,24 +391,32 @@ def result_row(kind: str, model, history: History) -> dict:
             "history": history.epochs}
 
 
-def unfinished(command: str, err: NotImplementedError) -> int:
-    """A student's scratchcnn still holds a stub: say which one, exit 2."""
-    print(f"cnnkit {command}: your scratchcnn is not finished yet: {err}", file=sys.stderr)
+def students_error(command: str, err: Exception, impl_spec) -> int:
+    """A student's scratchcnn raised: a stub (say which) or an error (say it and the line of
+    their code it came from), exit 2. An error that never passed through their code is the
+    kit's own: re-raised with its traceback."""
+    if isinstance(err, NotImplementedError):
+        print(f"cnnkit {command}: your scratchcnn is not finished yet: {err}", file=sys.stderr)
+        return 2
+    package = resolve_impl(impl_spec) / "scratchcnn"
+    if student_line(err, package) is None:
+        raise err
+    print(f"cnnkit {command}: your scratchcnn raised {describe(err, package)}", file=sys.stderr)
     return 2
 
 
 def run_train(args) -> int:
     try:
         return train_command(args)
-    except NotImplementedError as err:
-        return unfinished("train", err)
+    except Exception as err:
+        return students_error("train", err, args.impl)
 
 
 def run_evaluate(args) -> int:
     try:
         return evaluate_command(args)
-    except NotImplementedError as err:
-        return unfinished("evaluate", err)
+    except Exception as err:
+        return students_error("evaluate", err, args.impl)
 
 
 def recipe_from(args) -> Recipe:

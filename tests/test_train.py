@@ -233,6 +233,24 @@ def test_train_on_the_unfinished_release_says_what_to_write(tmp_path, capsys, mn
     load_impl("solutions")  # the reference again, for the tests that follow
 
 
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_an_error_in_the_students_code_names_their_line(threads, reference_copy, replace_in,
+                                                        tmp_path, capsys, mnist_dir):
+    # A Conv2D.backward that stores no gradients: SGD.step finds no grads["0.w"].
+    replace_in(reference_copy / "scratchcnn" / "layers.py",
+               '        dx, self.grads["w"], self.grads["b"] = conv2d_backward(dout, self.cache)',
+               "        dx, _, _ = conv2d_backward(dout, self.cache)")
+    code = main(["train", "--impl", str(reference_copy), "--data", str(mnist_dir), "--limit",
+                 "100", "--epochs", "1", "--no-baseline", "--threads", threads,
+                 "--out", str(tmp_path / "run"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("cnnkit train: your scratchcnn raised KeyError: '0.w'\n"
+                          "  in your scratchcnn/model.py, line ")
+    assert "Traceback" not in err
+    load_impl("solutions")  # the reference again, for the tests that follow
+
+
 @pytest.mark.slow
 def test_default_training_reaches_99_percent_and_reloads(reference_run, mnist_dir, tmp_path):
     metrics = json.loads((reference_run / "metrics.json").read_text())
