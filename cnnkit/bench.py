@@ -364,8 +364,9 @@ def time_epochs(impl, args, torch_ops, console: Console) -> dict:
     table = Table(title=f"training epoch: {len(x):,} {source}, batch {args.batch}, "
                         f"{args.threads} core(s) (numpy: {parallel_kind()}, pytorch: threads); "
                         f"median of {args.epoch_runs} run(s)", title_justify="left")
-    for column in ("numpy (s)", "runs", "pytorch (s)", "runs", "numpy / pytorch", "images/s",
-                   "matmul bound (s)", "numpy / bound"):
+    # Short headers (the title and caption say the units): the table fits 80 columns.
+    for column in ("numpy s", "runs", "torch s", "runs", "np/torch", "images/s", "bound s",
+                   "np/bound"):
         table.add_column(column, justify="right")
     table.add_row(f"{seconds:.2f}", " ".join(f"{r:.1f}" for r in runs),
                   fmt(torch_seconds, "{:.2f}"), " ".join(f"{r:.1f}" for r in torch_runs) or "-",
@@ -400,13 +401,14 @@ def fmt(value, pattern: str) -> str:
 def ops_table(ops: list[OpTiming], args, naive_batch: int) -> Table:
     split = any(r.split_ms is not None for r in ops)
     caption = (f"numpy: one call on the batch, BLAS on {args.threads} thread(s), the rest on one "
-               f"core; naive loops: Phase 1's loops on {naive_batch} image(s), times "
-               f"{args.batch / naive_batch:g}")
+               f"core; naive: Phase 1's loops on {naive_batch} image(s), times "
+               f"{args.batch / naive_batch:g}; gain: naive / numpy; torch: PyTorch if installed")
     if split:
-        caption += (f"; split: the batch split over {args.threads} processes, one BLAS thread "
-                    f"each, as `cnnkit train` runs")
-    columns = ["op", "shape", "numpy", "naive loops", "speed-up", "pytorch", "numpy / pytorch"]
-    columns += ["split", "split / pytorch"] if split else []
+        caption += (f"; split (sp): the batch split over {args.threads} processes, one BLAS "
+                    f"thread each, as `cnnkit train` runs")
+    # Short headers (the caption says what each is): the table fits 80 columns.
+    columns = ["op", "shape", "numpy", "naive", "gain", "torch", "np/torch"]
+    columns += ["split", "sp/torch"] if split else []
     table = Table(title="contract ops (ms)", title_justify="left", caption=caption,
                   caption_justify="left")
     for column in columns:

@@ -172,13 +172,22 @@ def fit(impl, model, recipe: Recipe, data: dict, progress: bool = True,
                     bar.set_postfix(loss=f"{running['loss'] / running['n']:.4f}",
                                     acc=f"{running['correct'] / running['n']:.4f}", refresh=False)
 
+            scheduled = []  # the steps whose learning rate train_epoch asked for
+
+            def lr_schedule(step, e=epoch, scheduled=scheduled):
+                scheduled.append(step)
+                return lr_at(recipe, e * steps + step, total_steps)
+
             start = time.perf_counter()
             stats = impl.train.train_epoch(
                 parallel, optimizer, data["x_train"], data["y_train"],
                 batch_size=recipe.batch_size, rng=shuffle, on_batch=on_batch,
-                lr_schedule=lambda step, e=epoch: lr_at(recipe, e * steps + step, total_steps))
+                lr_schedule=lr_schedule)
             seconds = time.perf_counter() - start
             bar.close()
+            if epoch == 0:
+                for line in ignored_callbacks(running["n"], scheduled, steps, recipe, optimizer):
+                    report(f"[yellow]warning:[/] {line}")
             history.train_seconds += seconds
             start = time.perf_counter()
             with eval_mode(parallel):
@@ -197,6 +206,21 @@ def fit(impl, model, recipe: Recipe, data: dict, progress: bool = True,
                    f"acc {row['train_accuracy']:.2%} | test loss {test_loss:.4f} "
                    f"acc {test_acc:.2%} | {seconds:.1f} s (+{eval_seconds:.1f} s test)")
     return history
+
+
+def ignored_callbacks(batches: int, scheduled: list, steps: int, recipe: Recipe,
+                      optimizer) -> list[str]:
+    """What a student's train_epoch left out of the recipe, in words (empty when nothing)."""
+    lines = []
+    if batches != steps:
+        lines.append(f"your train_epoch called on_batch {batches} times in {steps} steps: the "
+                     "progress bar and its running loss need one call after each step")
+    if recipe.schedule != "constant" and len(scheduled) != steps:
+        lines.append(f"your train_epoch called lr_schedule {len(scheduled)} times in {steps} "
+                     f"steps: the {recipe.schedule} schedule needs optimizer.lr = "
+                     f"lr_schedule(step) before each step (the learning rate is now "
+                     f"{optimizer.lr:g})")
+    return lines
 
 
 def predict_proba(model, x, threads: int, batch_size: int = EVAL_BATCH) -> np.ndarray:
@@ -471,14 +495,15 @@ def train_and_save(impl, kinds: list[str], recipe: Recipe, data: dict, out: Path
 
 
 def results_table(results: dict, target: float | None) -> Table:
-    """One row per model; the time to `target` test accuracy if there is a target."""
+    """One row per model; the time to `target` test accuracy if there is a target. Headers and
+    cells are short enough for an 80-column terminal."""
     comparison = Table(title="results", title_justify="left")
-    columns = ("model", "parameters", "test accuracy", "test loss", "training time", "per epoch")
-    for column in columns + ((f"time to {target:.0%}",) if target is not None else ()):
+    columns = ("model", "params", "test acc", "loss", "training", "per epoch")
+    for column in columns + ((f"{target:.0%} at",) if target is not None else ()):
         comparison.add_column(column, justify="left" if column == "model" else "right")
     for r in results.values():
         to_target = ("-" if r["seconds_to_99"] is None
-                     else f"{r['seconds_to_99']:.1f} s (epoch {r['epoch_to_99']})")
+                     else f"{r['seconds_to_99']:.1f} s (ep {r['epoch_to_99']})")
         comparison.add_row(r["model"], f"{r['parameters']:,}", f"{r['test_accuracy']:.2%}",
                            f"{r['test_loss']:.4f}", f"{r['train_seconds']:.1f} s",
                            f"{r['seconds_per_epoch']:.1f} s",
@@ -574,9 +599,13 @@ def evaluate_command(args) -> int:
               "test_images": len(data["x_test"]),
               "test_loss": float(loss), "test_accuracy": float(accuracy),
               "parameters": num_parameters(model),
-              "saved_test_accuracy": architecture["metadata"].get("test_accuracy")}
+              "saved_test_accuracy": architecture["metadata"].get("test_accuracy"),
+              "implementation": str(impl.folder)}
+    whose = "the reference's" if impl.folder == resolve_impl("solutions") else "your"
     print(f"{args.model}: {num_parameters(model):,} parameters; test accuracy {accuracy:.2%} "
-          f"(loss {loss:.4f}) on {len(data['x_test']):,} {data['dataset'].title} test images")
+          f"(loss {loss:.4f}) on {len(data['x_test']):,} {data['dataset'].title} test images, "
+          f"with {whose} forward pass and evaluate ({impl.folder / 'scratchcnn'}; --impl "
+          f"chooses)")
     if args.json:
         write_json_atomic(args.json, result)
     return 0
