@@ -404,7 +404,7 @@ def ops_table(ops: list[OpTiming], args, naive_batch: int) -> Table:
                f"core; naive: Phase 1's loops on {naive_batch} image(s), times "
                f"{args.batch / naive_batch:g}; gain: naive / numpy; torch: PyTorch if installed")
     if split:
-        caption += (f"; split (sp): the batch split over {args.threads} processes, one BLAS "
+        caption += (f"; split: the batch split over {args.threads} processes, one BLAS "
                     f"thread each, as `cnnkit train` runs")
     # Short headers (the caption says what each is): the table fits 80 columns.
     columns = ["op", "shape", "numpy", "naive", "gain", "torch", "np/torch"]
