@@ -151,10 +151,10 @@ def print_model_check(impl: Path, model: Path | None, console: Console) -> bool:
     console.print(f"[bold]Phase 9 hand-in[/] ({report.path or 'no model.npz'}):", highlight=False)
     for line in report.notes:
         console.print(f"  {line}", highlight=False)
-    for line in report.problems:
+    for line in report.problems + report.shortfalls:
         console.print(f"  [red]would lose points:[/] {line}", highlight=False)
     console.print(f"  {PHASE9_GRADING}", highlight=False)
-    return not report.problems
+    return not (report.problems or report.shortfalls)
 
 
 def register(subparsers) -> None:

@@ -35,9 +35,11 @@ TRAINED_MODEL = Path("runs") / "cnn-seed0" / SUBMITTED_MODEL
 
 @dataclass
 class ModelReport:
-    """What the grader will make of a model.npz: `problems` lose points, `notes` inform."""
+    """What the grader will make of a model.npz: `problems` lose all its accuracy points,
+    `shortfalls` some (below the target), `notes` inform."""
     path: Path | None
     problems: list[str] = field(default_factory=list)
+    shortfalls: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     accuracy: float | None = None  # reference forward on the student's weights
     agreement: float | None = None  # share of test images where the two forwards agree
@@ -160,5 +162,5 @@ def measure_accuracy(report: ModelReport, reference, yours, impl: Path) -> None:
                                f"{1 - report.agreement:.2%} of the test images: the grader "
                                f"counts no accuracy unless they agree on {AGREEMENT:.1%}")
     if report.accuracy < TARGET:
-        report.problems.append(f"test accuracy {report.accuracy:.2%} is below the {TARGET:.0%} "
+        report.shortfalls.append(f"test accuracy {report.accuracy:.2%} is below the {TARGET:.0%} "
                                "that Phase 9's full points need")

@@ -4,6 +4,8 @@ from cnnkit.compare import CHOICES, compare
 from cnnkit.paths import KIT_ROOT
 from cnnkit.phases import PHASES
 
+from test_check import line_of
+
 
 def test_every_task_of_every_phase_can_be_compared():
     assert {task.split("::")[1] for p in PHASES for task in p.tasks} == set(CHOICES)
@@ -60,5 +62,6 @@ def test_an_exception_names_the_students_line(reference_copy, replace_in):
     replace_in(reference_copy / "scratchcnn" / "layers.py", "    return x.reshape(x.shape[0], -1), x\n",
                "    return x.reshape(x.shape[0], x.shape[1]), x\n")
     results = compare("flatten_forward", reference_copy)
-    assert "in your scratchcnn/layers.py, line 36, in flatten_forward: return x.reshape(" \
+    line = line_of(reference_copy / "scratchcnn" / "layers.py", "x.reshape(x.shape[0], x.shape[1])")
+    assert f"in your scratchcnn/layers.py, line {line}, in flatten_forward: return x.reshape(" \
         in results[1][1]
