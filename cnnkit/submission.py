@@ -13,6 +13,7 @@ local data allow.
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +66,13 @@ def find_model(impl: Path, explicit: Path | None = None) -> Path | None:
     return next((path for path in candidates if path.is_file()), None)
 
 
+def impl_spec(impl: Path) -> str:
+    """How to name `impl` on a command line: "assignments", or its path as short as it gets."""
+    if impl.resolve() == (KIT_ROOT / "assignments").resolve():
+        return "assignments"
+    return min(str(impl), os.path.relpath(impl), key=len)
+
+
 def reference_impl():
     """The reference's scratchcnn, under a name of its own (the student's keeps `scratchcnn`)."""
     return import_scratchcnn(KIT_ROOT / "solutions", ("layers", "model", "train"),
@@ -109,9 +117,9 @@ def inspect_model(impl: Path, path: Path | None, measure: bool = True) -> ModelR
     report = ModelReport(path)
     if path is None or not path.is_file() or path.is_symlink():
         where = "no model.npz found" if path is None else f"{path} is not a regular file"
-        report.problems.append(f"{where}: train with `cnnkit train --impl assignments` (it saves "
-                               f"{TRAINED_MODEL}) or name it with --model; Phase 9's accuracy "
-                               "points need it")
+        report.problems.append(f"{where}: train with `cnnkit train --impl {impl_spec(impl)}` (it "
+                               f"saves {TRAINED_MODEL}) or name it with --model; Phase 9's "
+                               "accuracy points need it")
         return report
     try:
         if saved_specs(path) != guide_specs():
