@@ -81,3 +81,16 @@ def test_denominators_count_every_test_of_the_phase(reference_copy, replace_in):
     waiting = check(reference_copy, [phase(5)])[5]
     assert waiting.skipped > 0
     assert waiting.passed + waiting.failed + waiting.skipped == full.passed
+
+
+def test_phase9_looks_at_the_model_as_the_grader_will(tmp_path, mnist_dir, capsys):
+    from cnnkit.cli import main
+    from cnnkit.models import build_model, load_impl, save_model
+
+    path = tmp_path / "model.npz"
+    save_model(path, build_model(load_impl("solutions"), "cnn", seed=0), {"kind": "cnn"})
+    assert main(["check", "9", "--impl", "solutions", "--model", str(path)]) == 1
+    out = " ".join(capsys.readouterr().out.split())  # rich wraps long lines
+    assert f"Phase 9 hand-in ({path}):" in out
+    assert "your forward agrees on 100.00% of them" in out
+    assert "would lose points: test accuracy" in out and "below the 99%" in out
