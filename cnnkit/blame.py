@@ -63,11 +63,11 @@ def _chain(err: BaseException) -> list[BaseException]:
     return chain
 
 
-def student_line(err: BaseException, package: Path) -> StudentLine | None:
-    """The deepest frame of `err` in the package folder `package` (.../scratchcnn), or None.
-
-    When `err` itself never passed through the package, the exceptions it was raised from are
-    searched in turn (an error the kit raised while handling the student's)."""
+def student_error(err: BaseException, package: Path) -> tuple[BaseException, StudentLine] | None:
+    """The first exception of `err`'s chain that passed through the package folder `package`
+    (.../scratchcnn), and its deepest frame there; None if none did. (The chain matters when
+    the kit raised while handling the student's error, as pytest does for a module that fails
+    to import.)"""
     package = Path(package).resolve()
     for exc in _chain(err):
         hits = [frame for frame in _frames(exc) if _inside(frame[0], package)]
@@ -76,9 +76,16 @@ def student_line(err: BaseException, package: Path) -> StudentLine | None:
         if hits:
             filename, line, function = hits[-1]
             code = linecache.getline(filename, line).strip()
-            return StudentLine(Path(filename).resolve().relative_to(package.parent).as_posix(),
-                               line, function, code)
+            return exc, StudentLine(Path(filename).resolve().relative_to(package.parent).as_posix(),
+                                    line, function, code)
     return None
+
+
+def student_line(err: BaseException, package: Path) -> StudentLine | None:
+    """The deepest frame of `err` (or of the exception it was raised from) in the student's
+    package folder `package`, or None."""
+    found = student_error(err, package)
+    return found[1] if found else None
 
 
 def one_line(err: BaseException) -> str:

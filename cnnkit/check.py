@@ -40,9 +40,12 @@ class PhaseResult:
     where: str = ""  # the student's line the first failure came from, if it came from their code
     first_skip: str = ""
     stubbed: bool = False  # every task of the phase still holds its generated stub
+    import_error: bool = False  # its tests could not even be collected
 
     @property
     def status(self) -> str:
+        if self.import_error:
+            return "does not import"
         if self.passed == 0 and self.failed == self.not_implemented and (self.failed or self.stubbed):
             return "not started"
         if self.passed + self.failed == 0:
@@ -93,10 +96,16 @@ def summarise(records: list[dict], phases: list[Phase], impl: Path) -> list[Phas
                     test = record["test"].split("::")[-1]
                     result.first_failure = f"{test}: {record['message']}"
                     result.where = record.get("where", "")
+    broken = next((r for r in records if r.get("collect_error")), None)
+    for result in results.values():
+        if broken and result.passed + result.failed + result.skipped == 0:
+            result.import_error = True
+            result.first_failure, result.where = broken["message"], broken["where"]
     return list(results.values())
 
 
-STYLE = {"passing": "green", "failing": "red", "not started": "yellow", "waiting": "yellow"}
+STYLE = {"passing": "green", "failing": "red", "not started": "yellow", "waiting": "yellow",
+         "does not import": "red"}
 
 
 # What `cnnkit grade` checks that the public tests do not (the footer of the table).
@@ -108,6 +117,8 @@ GRADER_CHECKS = ("Passing public tests is not a grade: the grader's hidden tests
 def public_tests(r: PhaseResult) -> str:
     """"5/7", "0/7 (7 wait for an earlier phase)": out of all the phase's tests, so the
     denominator stays the same as earlier phases get done."""
+    if r.import_error:
+        return "-"
     text = f"{r.passed}/{r.passed + r.failed + r.skipped}"
     return text + (f" ({r.skipped} waiting)" if r.skipped else "")
 
@@ -124,7 +135,7 @@ def print_table(results: list[PhaseResult], impl: Path, console: Console) -> Non
                       f"{sign}{r.phase.points:g}")
     console.print(table)
     for r in results:
-        if r.status == "failing":
+        if r.status in ("failing", "does not import"):
             console.print(f"[red]{r.phase.label}[/] {r.first_failure}", highlight=False,
                           soft_wrap=True)
             if r.where:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cnnkit.blame import student_line
+from cnnkit.blame import one_line, student_error, student_line
 
 PHASE_MARKER = re.compile(r"phase(\d+)$")
 
@@ -28,6 +28,20 @@ def pytest_runtest_makereport(item, call):
     record = {"test": item.nodeid, "phases": phases, "outcome": report.outcome,
               "not_implemented": bool(call.excinfo and call.excinfo.errisinstance(NotImplementedError)),
               "message": crash_message(report, call), "where": where(report, call)}
+    with open(os.environ["CNNKIT_CHECK_REPORT"], "a") as out:
+        out.write(json.dumps(record) + "\n")
+
+
+def pytest_exception_interact(node, call, report):
+    """A test file that cannot be collected (the student's package does not import): one record
+    with no phase, which `cnnkit check` gives the phases left without tests."""
+    if not isinstance(report, pytest.CollectReport) or call.excinfo is None:
+        return
+    err = call.excinfo.value
+    exc, line = student_error(err, Path(os.environ["SCRATCHCNN_IMPL"]) / "scratchcnn") or (err, "")
+    record = {"test": node.nodeid, "phases": [], "outcome": "error", "not_implemented": False,
+              "collect_error": True, "message": f"your scratchcnn does not import: {one_line(exc)}",
+              "where": str(line)}
     with open(os.environ["CNNKIT_CHECK_REPORT"], "a") as out:
         out.write(json.dumps(record) + "\n")
 

@@ -94,3 +94,15 @@ def test_phase9_looks_at_the_model_as_the_grader_will(tmp_path, mnist_dir, capsy
     assert f"Phase 9 hand-in ({path}):" in out
     assert "your forward agrees on 100.00% of them" in out
     assert "would lose points: test accuracy" in out and "below the 99%" in out
+
+
+def test_a_package_that_does_not_import_says_so_with_the_line(reference_copy, replace_in):
+    replace_in(reference_copy / "scratchcnn" / "conv.py", "def pad_hw(x, padding):",
+               "def pad_hw(x, padding)")
+    line = line_of(reference_copy / "scratchcnn" / "conv.py", "def pad_hw(x, padding)")
+    result = check(reference_copy, [phase(1)])[1]
+    assert result.status == "does not import"
+    assert result.first_failure == ("your scratchcnn does not import: SyntaxError: expected ':' "
+                                    f"(conv.py, line {line})")
+    assert result.where == f"in your scratchcnn/conv.py, line {line}, in <module>: " \
+        "def pad_hw(x, padding)"
