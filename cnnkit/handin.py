@@ -67,8 +67,9 @@ def collect_package(impl: Path, hand_in: HandIn) -> None:
         if "__pycache__" in path.parts or relative in hand_in.files or relative in support \
                 or path.is_dir():
             continue
-        hand_in.warnings.append(f"{relative} is left out: the grader reads only the task files "
-                                f"({', '.join(TASK_FILES)}); code it needs belongs in them")
+        why = ("the grader imports only the task files, so code it needs belongs in them"
+               if path.suffix == ".py" else "the grader reads only the task files")
+        hand_in.warnings.append(f"{relative} is left out: {why} ({', '.join(TASK_FILES)})")
 
 
 def check_stubs(impl: Path, hand_in: HandIn) -> None:
