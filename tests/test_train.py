@@ -245,8 +245,10 @@ def test_an_error_in_the_students_code_names_their_line(threads, reference_copy,
                  "--out", str(tmp_path / "run"), "--quiet"])
     err = capsys.readouterr().err
     assert code == 2
-    assert err.startswith("cnnkit train: your scratchcnn raised KeyError: '0.w'\n"
-                          "  in your scratchcnn/model.py, line ")
+    assert err.startswith("cnnkit train: your scratchcnn raised ValueError: grads has no '0.w' (it "
+                          "has ['7.b', '7.w', '9.b', '9.w']): the backward of "
+                          "layer 0 must store")
+    assert "\n  in your scratchcnn/model.py, line " in err and "raise ValueError(" in err
     assert "Traceback" not in err
     load_impl("solutions")  # the reference again, for the tests that follow
 

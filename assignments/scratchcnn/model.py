@@ -114,6 +114,10 @@ class SGD:
     def step(self, params, grads):
         """Phase 8: update every array of `params` in place from the same-named `grads`."""
         for name, p in params.items():
+            if name not in grads:
+                raise ValueError(f"grads has no {name!r} (it has {sorted(grads)}): the backward "
+                                 f"of layer {name.split('.')[0]} must store the gradient of each "
+                                 f"of its params in its self.grads, under the same name")
             check_shape(f"grads[{name!r}]", grads[name], p.shape)
         raise NotImplementedError('Phase 8 (conv/pool layers, CNN model and SGD): implement SGD.step in scratchcnn/model.py')
 
