@@ -163,8 +163,9 @@ task files ({task_files}) and `model.npz`.
 - Plain zip (the kit's own grader, or an LMS upload): hand in `handin.zip` as it is;
   `cnnkit grade handin.zip` grades it as your instructor will.
 - Gradescope: upload `handin.zip` (or its contents: the `scratchcnn/` folder and `model.npz`).
-- nbgrader (JupyterHub): keep `model.npz` beside `scratchcnn/` in your assignment folder
-  (`cnnkit handin` checks that one first), then press "Submit" in the Assignments tab.
+- nbgrader (JupyterHub): nbgrader takes your assignment folder as it is, so copy the model
+  beside `scratchcnn/` there (`cp runs/cnn-seed0/model.npz .`; `cnnkit handin` checks that
+  one first), then press "Submit" in the Assignments tab.
 - git: `model.npz` is a binary file; commit it with your code if your course collects through
   git (`git add -f runs/cnn-seed0/model.npz` if your `.gitignore` excludes it).
 """
