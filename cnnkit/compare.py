@@ -79,7 +79,10 @@ def run_case(task: str, yours, reference, case: dict) -> str | None:
 def compare(task: str, impl: Path, seed: int = 0) -> list[tuple[str, str | None]]:
     """(case description, difference or None) for each case of `task`."""
     reference = import_scratchcnn(KIT_ROOT / "solutions", MODULES, "_cnnkit_reference")
-    yours = import_scratchcnn(impl, MODULES)
+    try:
+        yours = import_scratchcnn(impl, MODULES)
+    except Exception as err:  # the student's package: whatever stops it importing is theirs
+        return [("importing your scratchcnn", "raised " + describe(err, impl / "scratchcnn"))]
     cases = train_cases if task == "train_epoch" else TASKS[task].cases
     results = []
     for case in cases(np.random.default_rng(seed)):

@@ -10,6 +10,7 @@ the regimes the public tests use are included (ties in max pooling, x == 0 for R
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import import_module
 from typing import Callable, Iterator
 
 import numpy as np
@@ -77,11 +78,6 @@ def col2im_cases(rng):
                "kw": case["kw"], "stride": case["stride"], "padding": case["padding"]}
 
 
-def im2col_cases(rng):
-    for case in conv_cases(rng):
-        yield {k: case[k] for k in ("x", "kh", "kw", "stride", "padding")}
-
-
 def only(*names):
     """Cases of conv_cases restricted to `names`, in that order."""
     def cases(rng):
@@ -121,7 +117,7 @@ def global_pooled(backward):
 def layer_function(name, backward, outputs=("dx",)):
     """layers.<name>_forward on the case's x (and w, b), then its backward on dout."""
     def call(s, a):
-        args = [a[k] for k in ("x", "w", "b") if k in a and (k == "x" or name == "dense")]
+        args = (a["x"], a["w"], a["b"]) if name == "dense" else (a["x"],)
         out, cache = getattr(s.layers, f"{name}_forward")(*args)
         if not backward:
             return {"out": out}
@@ -135,7 +131,8 @@ def layer_function(name, backward, outputs=("dx",)):
 # Classes of Phase 8 and 12-13, SGD, the receptive field
 
 
-def conv_layer(s, a, dtype=np.float32):
+def conv_layer(s, a):
+    """A Conv2D of the case's shape, stride and padding, holding the case's w and b."""
     F, C, kh, kw = a["w"].shape
     layer = s.layers.Conv2D(C, F, (kh, kw), stride=a["stride"], padding=a["padding"], rng=0)
     layer.params["w"][...] = a["w"]
@@ -203,7 +200,6 @@ def receptive_cases(rng):
 
 def batchnorm(backward):
     def call(s, a):
-        from importlib import import_module
         blocks = import_module(f"{s.layers.__package__}.blocks")
         layer = blocks.BatchNorm2D(a["x"].shape[1])
         out = layer.forward(a["x"].astype(np.float32))
@@ -219,7 +215,6 @@ def batchnorm(backward):
 def block(kind, backward):
     """Dropout(p=0.3, rng=0) or ResidualBlock(channels, rng=0), forward then backward."""
     def call(s, a):
-        from importlib import import_module
         blocks = import_module(f"{s.layers.__package__}.blocks")
         layer = blocks.Dropout(0.3, rng=0) if kind == "Dropout" else \
             blocks.ResidualBlock(a["x"].shape[1], rng=0)
@@ -235,7 +230,7 @@ TASKS: dict[str, Task] = {
     "conv2d_forward_naive": Task(only("x", "w", "b", "stride", "padding"), lambda s, a: {
         "out": s.conv.conv2d_forward_naive(a["x"], a["w"], a["b"], stride=a["stride"],
                                            padding=a["padding"])}),
-    "im2col": Task(im2col_cases, lambda s, a: {"cols": s.conv.im2col(
+    "im2col": Task(only("x", "kh", "kw", "stride", "padding"), lambda s, a: {"cols": s.conv.im2col(
         a["x"], a["kh"], a["kw"], stride=a["stride"], padding=a["padding"])}),
     "conv2d_forward": Task(only("x", "w", "b", "stride", "padding"), lambda s, a: {
         "out": s.conv.conv2d_forward(a["x"], a["w"], a["b"], stride=a["stride"],

@@ -65,3 +65,12 @@ def test_an_exception_names_the_students_line(reference_copy, replace_in):
     line = line_of(reference_copy / "scratchcnn" / "layers.py", "x.reshape(x.shape[0], x.shape[1])")
     assert f"in your scratchcnn/layers.py, line {line}, in flatten_forward: return x.reshape(" \
         in results[1][1]
+
+
+def test_a_package_that_does_not_import_is_one_case_with_its_line(reference_copy, replace_in):
+    replace_in(reference_copy / "scratchcnn" / "conv.py", "def pad_hw(x, padding):",
+               "def pad_hw(x, padding)")
+    [(case, difference)] = compare("im2col", reference_copy)
+    assert case == "importing your scratchcnn"
+    assert difference.startswith("raised SyntaxError: expected ':' (conv.py, line ")
+    assert "in your scratchcnn/conv.py, line " in difference
