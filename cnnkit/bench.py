@@ -406,18 +406,24 @@ def ops_table(ops: list[OpTiming], args, naive_batch: int) -> Table:
     if split:
         caption += (f"; split: the batch split over {args.threads} processes, one BLAS "
                     f"thread each, as `cnnkit train` runs")
-    # Short headers (the caption says what each is): the table fits 80 columns.
+    # Short headers (the caption says what each is), and no PyTorch columns without PyTorch:
+    # the table fits 80 columns.
     columns = ["op", "shape", "numpy", "naive", "gain", "torch", "np/torch"]
     columns += ["split", "sp/torch"] if split else []
-    table = Table(title="contract ops (ms)", title_justify="left", caption=caption,
-                  caption_justify="left")
-    for column in columns:
-        table.add_column(column, justify="left" if column in ("op", "shape") else "right")
+    rows = []
     for r in ops:
         cells = [r.op, r.shape, f"{r.ms:.2f}", fmt(r.naive_ms, "{:.0f}"), fmt(r.speedup, "{:.0f}x"),
                  fmt(r.torch_ms, "{:.2f}"), fmt(r.vs_torch, "{:.2f}")]
         cells += [fmt(r.split_ms, "{:.2f}"), fmt(r.split_vs_torch, "{:.2f}")] if split else []
-        table.add_row(*cells)
+        rows.append(cells)
+    shown = [i for i, column in enumerate(columns)
+             if "torch" not in column or any(row[i] != "-" for row in rows)]
+    table = Table(title="contract ops (ms)", title_justify="left", caption=caption,
+                  caption_justify="left")
+    for i in shown:
+        table.add_column(columns[i], justify="left" if columns[i] in ("op", "shape") else "right")
+    for row in rows:
+        table.add_row(*(row[i] for i in shown))
     return table
 
 
