@@ -39,7 +39,7 @@ from .models import INPUT_SHAPE
 from .parallel import blas_threads, can_fork, receive, shard_slices, usable_cores
 from .runtime import denormals_flushed, keep_freed_memory
 from .train import (
-    Recipe, fast_training, load_impl, lr_at, parallel_kind, peak_memory_mib, unfinished,
+    Recipe, fast_training, load_impl, lr_at, parallel_kind, peak_memory_mib, students_error,
 )
 
 # How long each split measurement warms up first (`at_once_ms`).
@@ -364,8 +364,9 @@ def time_epochs(impl, args, torch_ops, console: Console) -> dict:
     table = Table(title=f"training epoch: {len(x):,} {source}, batch {args.batch}, "
                         f"{args.threads} core(s) (numpy: {parallel_kind()}, pytorch: threads); "
                         f"median of {args.epoch_runs} run(s)", title_justify="left")
-    for column in ("numpy (s)", "runs", "pytorch (s)", "runs", "numpy / pytorch", "images/s",
-                   "matmul bound (s)", "numpy / bound"):
+    # Short headers (the title and caption say the units): the table fits 80 columns.
+    for column in ("numpy s", "runs", "torch s", "runs", "np/torch", "images/s", "bound s",
+                   "np/bound"):
         table.add_column(column, justify="right")
     table.add_row(f"{seconds:.2f}", " ".join(f"{r:.1f}" for r in runs),
                   fmt(torch_seconds, "{:.2f}"), " ".join(f"{r:.1f}" for r in torch_runs) or "-",
@@ -400,22 +401,29 @@ def fmt(value, pattern: str) -> str:
 def ops_table(ops: list[OpTiming], args, naive_batch: int) -> Table:
     split = any(r.split_ms is not None for r in ops)
     caption = (f"numpy: one call on the batch, BLAS on {args.threads} thread(s), the rest on one "
-               f"core; naive loops: Phase 1's loops on {naive_batch} image(s), times "
-               f"{args.batch / naive_batch:g}")
+               f"core; naive: Phase 1's loops on {naive_batch} image(s), times "
+               f"{args.batch / naive_batch:g}; gain: naive / numpy; torch: PyTorch if installed")
     if split:
-        caption += (f"; split: the batch split over {args.threads} processes, one BLAS thread "
-                    f"each, as `cnnkit train` runs")
-    columns = ["op", "shape", "numpy", "naive loops", "speed-up", "pytorch", "numpy / pytorch"]
-    columns += ["split", "split / pytorch"] if split else []
-    table = Table(title="contract ops (ms)", title_justify="left", caption=caption,
-                  caption_justify="left")
-    for column in columns:
-        table.add_column(column, justify="left" if column in ("op", "shape") else "right")
+        caption += (f"; split: the batch split over {args.threads} processes, one BLAS "
+                    f"thread each, as `cnnkit train` runs")
+    # Short headers (the caption says what each is), and no PyTorch columns without PyTorch:
+    # the table fits 80 columns.
+    columns = ["op", "shape", "numpy", "naive", "gain", "torch", "np/torch"]
+    columns += ["split", "sp/torch"] if split else []
+    rows = []
     for r in ops:
         cells = [r.op, r.shape, f"{r.ms:.2f}", fmt(r.naive_ms, "{:.0f}"), fmt(r.speedup, "{:.0f}x"),
                  fmt(r.torch_ms, "{:.2f}"), fmt(r.vs_torch, "{:.2f}")]
         cells += [fmt(r.split_ms, "{:.2f}"), fmt(r.split_vs_torch, "{:.2f}")] if split else []
-        table.add_row(*cells)
+        rows.append(cells)
+    shown = [i for i, column in enumerate(columns)
+             if "torch" not in column or any(row[i] != "-" for row in rows)]
+    table = Table(title="contract ops (ms)", title_justify="left", caption=caption,
+                  caption_justify="left")
+    for i in shown:
+        table.add_column(columns[i], justify="left" if columns[i] in ("op", "shape") else "right")
+    for row in rows:
+        table.add_row(*(row[i] for i in shown))
     return table
 
 
@@ -426,8 +434,8 @@ def run(args) -> int:
     try:
         with denormals_flushed():
             return bench_command(args)
-    except NotImplementedError as err:
-        return unfinished("bench", err)
+    except Exception as err:
+        return students_error("bench", err, args.impl)
 
 
 def bench_command(args) -> int:

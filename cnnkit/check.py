@@ -2,7 +2,10 @@
 
 Runs the release's public tests (assignments/tests) in a child pytest process against an
 implementation (`--impl`), then reports for each phase: status (not started / failing / passing),
-tests passed, points, and the first failure in plain words.
+public tests passed out of all of the phase's, what the phase is worth at grading, and the first
+failure in plain words with the line of the student's code it came from. Passing public tests
+is not a grade: the footer says what the grader checks beyond them. With Phase 9 checked, it
+also looks at the hand-in's model.npz as the grader will (`cnnkit.submission`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from rich.table import Table
 
 from .paths import KIT_ROOT, resolve_impl
 from .phases import PHASES, Phase, phase
+from .submission import find_model, inspect_model
 
 PUBLIC_TESTS = KIT_ROOT / "assignments" / "tests"
 PER_TEST_TIMEOUT = 120  # seconds; a student's infinite loop fails one test, not the whole check
@@ -33,11 +37,15 @@ class PhaseResult:
     skipped: int = 0
     not_implemented: int = 0
     first_failure: str = ""
+    where: str = ""  # the student's line the first failure came from, if it came from their code
     first_skip: str = ""
     stubbed: bool = False  # every task of the phase still holds its generated stub
+    import_error: bool = False  # its tests could not even be collected
 
     @property
     def status(self) -> str:
+        if self.import_error:
+            return "does not import"
         if self.passed == 0 and self.failed == self.not_implemented and (self.failed or self.stubbed):
             return "not started"
         if self.passed + self.failed == 0:
@@ -87,28 +95,51 @@ def summarise(records: list[dict], phases: list[Phase], impl: Path) -> list[Phas
                 if not result.first_failure and not record["not_implemented"]:
                     test = record["test"].split("::")[-1]
                     result.first_failure = f"{test}: {record['message']}"
+                    result.where = record.get("where", "")
+    broken = next((r for r in records if r.get("collect_error")), None)
+    for result in results.values():
+        if broken and result.passed + result.failed + result.skipped == 0:
+            result.import_error = True
+            result.first_failure, result.where = broken["message"], broken["where"]
     return list(results.values())
 
 
-STYLE = {"passing": "green", "failing": "red", "not started": "yellow", "waiting": "yellow"}
+STYLE = {"passing": "green", "failing": "red", "not started": "yellow", "waiting": "yellow",
+         "does not import": "red"}
+
+
+# What `cnnkit grade` checks that the public tests do not (the footer of the table).
+GRADER_CHECKS = ("Passing public tests is not a grade: the grader's hidden tests use other inputs "
+                 "and also check that outputs keep the input's dtype, inputs are never modified, "
+                 "caches are only passed back and BatchNorm's buffers are updated in place.")
+
+
+def public_tests(r: PhaseResult) -> str:
+    """"5/7", "0/7 (7 wait for an earlier phase)": out of all the phase's tests, so the
+    denominator stays the same as earlier phases get done."""
+    if r.import_error:
+        return "-"
+    text = f"{r.passed}/{r.passed + r.failed + r.skipped}"
+    return text + (f" ({r.skipped} waiting)" if r.skipped else "")
 
 
 def print_table(results: list[PhaseResult], impl: Path, console: Console) -> None:
-    table = Table(title=f"public tests of {impl / 'scratchcnn'}", title_justify="left")
-    for column in ("phase", "what", "status", "tests passed", "points"):
-        table.add_column(column)
+    table = Table(title=f"public tests of {impl / 'scratchcnn'} (not a grade)",
+                  title_justify="left")
+    for column in ("phase", "what", "status", "public tests", "worth"):
+        table.add_column(column, justify="right" if column == "worth" else "left")
     for r in results:
-        tests = f"{r.passed}/{r.passed + r.failed}" + (f" ({r.skipped} skipped)" if r.skipped else "")
         sign = "+" if r.phase.bonus else ""  # extra credit
-        points = f"{sign}{r.phase.points:g}" if r.status == "passing" else \
-            f"0 of {sign}{r.phase.points:g}"
         table.add_row(str(r.phase.number), r.phase.title + (" (bonus)" if r.phase.bonus else ""),
-                      f"[{STYLE[r.status]}]{r.status}[/]", tests, points)
+                      f"[{STYLE[r.status]}]{r.status}[/]", public_tests(r),
+                      f"{sign}{r.phase.points:g}")
     console.print(table)
     for r in results:
-        if r.status == "failing":
+        if r.status in ("failing", "does not import"):
             console.print(f"[red]{r.phase.label}[/] {r.first_failure}", highlight=False,
                           soft_wrap=True)
+            if r.where:
+                console.print(f"  {r.where}", highlight=False, soft_wrap=True)
         elif r.status == "waiting":
             console.print(f"[yellow]{r.phase.label}[/] {r.first_skip}", highlight=False,
                           soft_wrap=True)
@@ -116,7 +147,25 @@ def print_table(results: list[PhaseResult], impl: Path, console: Console) -> Non
     bonus = [r for r in results if r.phase.bonus]
     passing = " and ".join(f"{sum(r.status == 'passing' for r in group)} of {len(group)} {kind}"
                            for group, kind in ((core, "phases"), (bonus, "bonus phases")) if group)
-    console.print(f"{passing} passing their public tests (the grader's hidden tests check more).")
+    console.print(f"{passing} passing their public tests. {GRADER_CHECKS}", highlight=False)
+
+
+PHASE9_GRADING = (
+    "The grader replays the batches your train_epoch feeds the guide's CNN through the reference "
+    "(`cnnkit compare train_epoch` tries it), then counts the reference's accuracy on your "
+    "model.npz (the guide's CNN only) if your forward pass agrees on essentially every image.")
+
+
+def print_model_check(impl: Path, model: Path | None, console: Console) -> bool:
+    """Phase 9's hand-in as the grader will see it; True if nothing in it would lose points."""
+    report = inspect_model(impl, find_model(impl, model))
+    console.print(f"[bold]Phase 9 hand-in[/] ({report.path or 'no model.npz'}):", highlight=False)
+    for line in report.notes:
+        console.print(f"  {line}", highlight=False)
+    for line in report.problems + report.shortfalls:
+        console.print(f"  [red]would lose points:[/] {line}", highlight=False)
+    console.print(f"  {PHASE9_GRADING}", highlight=False)
+    return not (report.problems or report.shortfalls)
 
 
 def register(subparsers) -> None:
@@ -125,6 +174,8 @@ def register(subparsers) -> None:
                         help="phase numbers (default: all, the bonus phases included)")
     parser.add_argument("--impl", default="assignments",
                         help="'assignments' (default), 'solutions' or a folder holding scratchcnn/")
+    parser.add_argument("--model", type=Path, help="Phase 9's model.npz (default: beside "
+                        "scratchcnn/, else runs/cnn-seed0/model.npz)")
     parser.add_argument("--json", type=Path, help="also write the per-phase results here")
     parser.set_defaults(func=run)
 
@@ -133,10 +184,14 @@ def run(args) -> int:
     impl = resolve_impl(args.impl)
     phases = [phase(n) for n in args.phases] if args.phases else list(PHASES)
     results = summarise(run_public_tests(impl, phases), phases, impl)
-    print_table(results, impl, Console())
+    console = Console()
+    print_table(results, impl, console)
+    model_ok = print_model_check(impl, args.model, console) if 9 in [p.number for p in phases] \
+        else True
     if args.json:
         args.json.write_text(json.dumps([
             {"phase": r.phase.number, "name": r.phase.name, "status": r.status,
              "passed": r.passed, "failed": r.failed, "skipped": r.skipped,
-             "first_failure": r.first_failure} for r in results], indent=1) + "\n")
-    return 0 if all(r.status == "passing" for r in results) else 1
+             "first_failure": r.first_failure, "where": r.where} for r in results],
+            indent=1) + "\n")
+    return 0 if model_ok and all(r.status == "passing" for r in results) else 1

@@ -123,6 +123,7 @@ def student_readme() -> str:
         f"| {p.number} | {p.title} | {', '.join(t.replace('::', ': ') for t in p.tasks)} "
         f"| {p.worth} | `pytest -m {p.marker}` |"
         for p in PHASES)
+    task_files = ", ".join(f"`{name}`" for name in dict.fromkeys(f for p in PHASES for f in p.files))
     return f"""# CNN from scratch: pooling and strides — your assignment
 
 You write a convolutional network in NumPy, one phase at a time, in the package `scratchcnn/`:
@@ -138,11 +139,35 @@ Total: {MAX_TOTAL:g} points for phases {CORE_PHASES[0].number}-{CORE_PHASES[-1].
 worth up to {BONUS_TOTAL:g} extra-credit points when your course grades them. The tests here are \
 the public ones; the grader has more.
 
-- See where you stand: `cnnkit check` (a table: phase, status, points, the first failure),
-  or plain `pytest tests -m phase3`.
-- Compare a function of yours with the reference on random inputs: `cnnkit compare im2col`.
-- Train your own network (Phase 9): `cnnkit train --impl assignments`.
+- See where you stand: `cnnkit check` (a table: phase, status, how many public tests pass,
+  the first failure and the line of your code it came from; for Phase 9, your model.npz as the
+  grader will see it). Passing the public tests is not a grade: the grader's hidden tests use
+  other inputs and also check that outputs keep the input's dtype, that inputs are never
+  modified, that caches are only passed back, and that BatchNorm's buffers are updated in place.
+- Plain pytest: `pytest -m phase3` (in this folder, or at the kit's root).
+- Compare a function of yours with the reference on random inputs: `cnnkit compare im2col`
+  (any task: `cnnkit compare Conv2D.backward`, `cnnkit compare train_epoch`).
+- Train your own network (Phase 9): `cnnkit train --impl assignments`; it saves
+  `runs/cnn-seed0/model.npz`, which you hand in.
 - The guided notebook is in `notebooks/`.
+
+## Handing in
+
+`cnnkit handin` checks your work and writes `handin.zip`: your `scratchcnn/` task files and the
+`model.npz` that `cnnkit train --impl assignments` saved (`--model PATH` for another one). It
+says what would lose points (functions still stubs, a missing or unloadable model, one your
+forward pass disagrees with) and writes nothing until they are fixed, unless you hand in partial
+work with `--incomplete`; a model below 99% is handed in with a warning (partial credit). Other files are left out: the grader reads only the
+task files ({task_files}) and `model.npz`.
+
+- Plain zip (the kit's own grader, or an LMS upload): hand in `handin.zip` as it is;
+  `cnnkit grade handin.zip` grades it as your instructor will.
+- Gradescope: upload `handin.zip` (or its contents: the `scratchcnn/` folder and `model.npz`).
+- nbgrader (JupyterHub): nbgrader takes your assignment folder as it is, so copy the model
+  beside `scratchcnn/` there (`cp runs/cnn-seed0/model.npz .`; `cnnkit handin` checks that
+  one first), then press "Submit" in the Assignments tab.
+- git: `model.npz` is a binary file; commit it with your code if your course collects through
+  git (`git add -f runs/cnn-seed0/model.npz` if your `.gitignore` excludes it).
 """
 
 

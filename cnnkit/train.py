@@ -39,12 +39,14 @@ from rich.console import Console
 from rich.table import Table
 from tqdm import tqdm
 
+from .blame import describe, student_line
 from .data import DATASETS, get_dataset, load_mnist, to_nchw_float
 from .files import replace_atomically, write_json_atomic
 from .models import (
     INPUT_SHAPE, MODELS, build_model, eval_mode, load_impl, load_model, num_parameters, save_model,
 )
 from .parallel import DataParallel, blas_threads, can_fork, parallel_for, usable_cores
+from .paths import resolve_impl
 from .runtime import denormals_flushed, keep_freed_memory
 
 SHIFTS = (0, 1, 2, 3, 4)  # pixels to the right, for the translation demo
@@ -170,13 +172,22 @@ def fit(impl, model, recipe: Recipe, data: dict, progress: bool = True,
                     bar.set_postfix(loss=f"{running['loss'] / running['n']:.4f}",
                                     acc=f"{running['correct'] / running['n']:.4f}", refresh=False)
 
+            scheduled = []  # the steps whose learning rate train_epoch asked for
+
+            def lr_schedule(step, e=epoch, scheduled=scheduled):
+                scheduled.append(step)
+                return lr_at(recipe, e * steps + step, total_steps)
+
             start = time.perf_counter()
             stats = impl.train.train_epoch(
                 parallel, optimizer, data["x_train"], data["y_train"],
                 batch_size=recipe.batch_size, rng=shuffle, on_batch=on_batch,
-                lr_schedule=lambda step, e=epoch: lr_at(recipe, e * steps + step, total_steps))
+                lr_schedule=lr_schedule)
             seconds = time.perf_counter() - start
             bar.close()
+            if epoch == 0:
+                for line in ignored_callbacks(running["n"], scheduled, steps, recipe, optimizer):
+                    report(f"[yellow]warning:[/] {line}")
             history.train_seconds += seconds
             start = time.perf_counter()
             with eval_mode(parallel):
@@ -195,6 +206,21 @@ def fit(impl, model, recipe: Recipe, data: dict, progress: bool = True,
                    f"acc {row['train_accuracy']:.2%} | test loss {test_loss:.4f} "
                    f"acc {test_acc:.2%} | {seconds:.1f} s (+{eval_seconds:.1f} s test)")
     return history
+
+
+def ignored_callbacks(batches: int, scheduled: list, steps: int, recipe: Recipe,
+                      optimizer) -> list[str]:
+    """What a student's train_epoch left out of the recipe, in words (empty when nothing)."""
+    lines = []
+    if batches != steps:
+        lines.append(f"your train_epoch called on_batch {batches} times in {steps} steps: the "
+                     "progress bar and its running loss need one call after each step")
+    if recipe.schedule != "constant" and len(scheduled) != steps:
+        lines.append(f"your train_epoch called lr_schedule {len(scheduled)} times in {steps} "
+                     f"steps: the {recipe.schedule} schedule needs optimizer.lr = "
+                     f"lr_schedule(step) before each step (the learning rate is now "
+                     f"{optimizer.lr:g})")
+    return lines
 
 
 def predict_proba(model, x, threads: int, batch_size: int = EVAL_BATCH) -> np.ndarray:
@@ -389,24 +415,32 @@ def result_row(kind: str, model, history: History) -> dict:
             "history": history.epochs}
 
 
-def unfinished(command: str, err: NotImplementedError) -> int:
-    """A student's scratchcnn still holds a stub: say which one, exit 2."""
-    print(f"cnnkit {command}: your scratchcnn is not finished yet: {err}", file=sys.stderr)
+def students_error(command: str, err: Exception, impl_spec) -> int:
+    """A student's scratchcnn raised: a stub (say which) or an error (say it and the line of
+    their code it came from), exit 2. An error that never passed through their code is the
+    kit's own: re-raised with its traceback."""
+    if isinstance(err, NotImplementedError):
+        print(f"cnnkit {command}: your scratchcnn is not finished yet: {err}", file=sys.stderr)
+        return 2
+    package = resolve_impl(impl_spec) / "scratchcnn"
+    if student_line(err, package) is None:
+        raise err
+    print(f"cnnkit {command}: your scratchcnn raised {describe(err, package)}", file=sys.stderr)
     return 2
 
 
 def run_train(args) -> int:
     try:
         return train_command(args)
-    except NotImplementedError as err:
-        return unfinished("train", err)
+    except Exception as err:
+        return students_error("train", err, args.impl)
 
 
 def run_evaluate(args) -> int:
     try:
         return evaluate_command(args)
-    except NotImplementedError as err:
-        return unfinished("evaluate", err)
+    except Exception as err:
+        return students_error("evaluate", err, args.impl)
 
 
 def recipe_from(args) -> Recipe:
@@ -461,14 +495,15 @@ def train_and_save(impl, kinds: list[str], recipe: Recipe, data: dict, out: Path
 
 
 def results_table(results: dict, target: float | None) -> Table:
-    """One row per model; the time to `target` test accuracy if there is a target."""
+    """One row per model; the time to `target` test accuracy if there is a target. Headers and
+    cells are short enough for an 80-column terminal."""
     comparison = Table(title="results", title_justify="left")
-    columns = ("model", "parameters", "test accuracy", "test loss", "training time", "per epoch")
-    for column in columns + ((f"time to {target:.0%}",) if target is not None else ()):
+    columns = ("model", "params", "test acc", "loss", "training", "per epoch")
+    for column in columns + ((f"{target:.0%} at",) if target is not None else ()):
         comparison.add_column(column, justify="left" if column == "model" else "right")
     for r in results.values():
         to_target = ("-" if r["seconds_to_99"] is None
-                     else f"{r['seconds_to_99']:.1f} s (epoch {r['epoch_to_99']})")
+                     else f"{r['seconds_to_99']:.1f} s (ep {r['epoch_to_99']})")
         comparison.add_row(r["model"], f"{r['parameters']:,}", f"{r['test_accuracy']:.2%}",
                            f"{r['test_loss']:.4f}", f"{r['train_seconds']:.1f} s",
                            f"{r['seconds_per_epoch']:.1f} s",
@@ -564,9 +599,13 @@ def evaluate_command(args) -> int:
               "test_images": len(data["x_test"]),
               "test_loss": float(loss), "test_accuracy": float(accuracy),
               "parameters": num_parameters(model),
-              "saved_test_accuracy": architecture["metadata"].get("test_accuracy")}
+              "saved_test_accuracy": architecture["metadata"].get("test_accuracy"),
+              "implementation": str(impl.folder)}
+    whose = "the reference's" if impl.folder == resolve_impl("solutions") else "your"
     print(f"{args.model}: {num_parameters(model):,} parameters; test accuracy {accuracy:.2%} "
-          f"(loss {loss:.4f}) on {len(data['x_test']):,} {data['dataset'].title} test images")
+          f"(loss {loss:.4f}) on {len(data['x_test']):,} {data['dataset'].title} test images, "
+          f"with {whose} forward pass and evaluate ({impl.folder / 'scratchcnn'}; --impl "
+          f"chooses)")
     if args.json:
         write_json_atomic(args.json, result)
     return 0

@@ -233,6 +233,46 @@ def test_train_on_the_unfinished_release_says_what_to_write(tmp_path, capsys, mn
     load_impl("solutions")  # the reference again, for the tests that follow
 
 
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_an_error_in_the_students_code_names_their_line(threads, reference_copy, replace_in,
+                                                        tmp_path, capsys, mnist_dir):
+    # A Conv2D.backward that stores no gradients: SGD.step finds no grads["0.w"].
+    replace_in(reference_copy / "scratchcnn" / "layers.py",
+               '        dx, self.grads["w"], self.grads["b"] = conv2d_backward(dout, self.cache)',
+               "        dx, _, _ = conv2d_backward(dout, self.cache)")
+    code = main(["train", "--impl", str(reference_copy), "--data", str(mnist_dir), "--limit",
+                 "100", "--epochs", "1", "--no-baseline", "--threads", threads,
+                 "--out", str(tmp_path / "run"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("cnnkit train: your scratchcnn raised ValueError: grads has no '0.w' (it "
+                          "has ['7.b', '7.w', '9.b', '9.w']): the backward of "
+                          "layer 0 must store")
+    assert "\n  in your scratchcnn/model.py, line " in err and "raise ValueError(" in err
+    assert "Traceback" not in err
+    load_impl("solutions")  # the reference again, for the tests that follow
+
+
+def test_ignored_on_batch_and_lr_schedule_are_said(reference_copy, replace_in, tmp_path, capsys,
+                                                   mnist_dir):
+    train = reference_copy / "scratchcnn" / "train.py"
+    replace_in(train, "        if on_batch is not None:\n            on_batch(loss, correct / len(batch))\n",
+               "")
+    replace_in(train, "        if lr_schedule is not None:\n            optimizer.lr = lr_schedule(step)\n",
+               "")
+    assert main(["train", "--impl", str(reference_copy), "--data", str(mnist_dir), "--limit",
+                 "100", "--epochs", "1", "--batch-size", "50", "--no-baseline", "--threads", "1",
+                 "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "warning: your train_epoch called on_batch 0 times in 2 steps" in out
+    assert "warning: your train_epoch called lr_schedule 0 times in 2 steps: the cosine schedule" \
+        in out
+    assert main(["evaluate", str(tmp_path / "run" / "model.npz"), "--impl", str(reference_copy),
+                 "--data", str(mnist_dir), "--limit", "100", "--threads", "1"]) == 0
+    assert "with your forward pass and evaluate" in capsys.readouterr().out
+    load_impl("solutions")  # the reference again, for the tests that follow
+
+
 @pytest.mark.slow
 def test_default_training_reaches_99_percent_and_reloads(reference_run, mnist_dir, tmp_path):
     metrics = json.loads((reference_run / "metrics.json").read_text())

@@ -8,6 +8,12 @@ Every class is a layer like those of layers.py (params, grads, forward, backward
                      differently in the two modes; the other layers ignore it.
     layer.buffers    dict name -> ndarray of state that gradients do not train (BatchNorm2D's
                      running statistics); empty for the other layers.
+
+Rules the grader enforces for every function and method you write here (its hidden tests check
+them): an output has the dtype of the input it comes from (float32 in, float32 out); inputs
+(x, w, b, dout, caches) are never modified in place; a cache is opaque, only passed back to
+the matching backward; BatchNorm2D's running statistics (buffers) are updated in place, never
+replaced by new arrays.
 """
 
 import numpy as np

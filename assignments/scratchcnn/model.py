@@ -6,6 +6,11 @@ receptive-field calculator (bonus Phase 11).
     loss, dlogits = softmax_cross_entropy(logits, y)
     model.backward(dlogits)                   # fills model.grads
     SGD(lr=0.05, momentum=0.9).step(model.params, model.grads)
+
+Rules the grader enforces for every function and method you write here (its hidden tests check
+them): an output has the dtype of the input it comes from (float32 in, float32 out); inputs
+(x, w, b, dout, caches) are never modified in place; a cache is opaque, only passed back to
+the matching backward; SGD.step updates the arrays of params in place (the model's own arrays).
 """
 
 import numpy as np
@@ -109,6 +114,10 @@ class SGD:
     def step(self, params, grads):
         """Phase 8: update every array of `params` in place from the same-named `grads`."""
         for name, p in params.items():
+            if name not in grads:
+                raise ValueError(f"grads has no {name!r} (it has {sorted(grads)}): the backward "
+                                 f"of layer {name.split('.')[0]} must store the gradient of each "
+                                 f"of its params in its self.grads, under the same name")
             check_shape(f"grads[{name!r}]", grads[name], p.shape)
         raise NotImplementedError('Phase 8 (conv/pool layers, CNN model and SGD): implement SGD.step in scratchcnn/model.py')
 

@@ -11,6 +11,11 @@ their contributions.
 Average pooling (Phase 10) takes the mean of each window; its backward spreads each window's
 gradient evenly over the window's size*size positions, overlapping windows again summing. Global
 average pooling averages each channel over all of H, W: (N, C, H, W) -> (N, C).
+
+Rules the grader enforces for every function and method you write here (its hidden tests check
+them): an output has the dtype of the input it comes from (float32 in, float32 out); inputs
+(x, w, b, dout, caches) are never modified in place; a cache is opaque, only passed back to
+the matching backward.
 """
 
 import numpy as np

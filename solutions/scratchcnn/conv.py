@@ -16,6 +16,11 @@ so the copy moves long runs instead of Wo-long pieces, and the single product wi
 yields the output already in (N, Ho, Wo, F) order, returned as an NCHW view of that memory.
 im2col and col2im themselves keep the textbook layout their docstrings give (Phases 2 and 3
 grade it).
+
+Rules the grader enforces for every function and method you write here (its hidden tests check
+them): an output has the dtype of the input it comes from (float32 in, float32 out); inputs
+(x, w, b, dout, caches) are never modified in place; a cache is opaque, only passed back to
+the matching backward.
 """
 
 import numpy as np

@@ -13,6 +13,12 @@ conv and pool functions work in channels-last memory order, which NumPy runs sev
 faster (conv.py and pool.py say how): arrays between layers keep the contract's NCHW shape
 (N, C, H, W) but are views of (N, H, W, C) memory; elementwise layers (ReLU) keep that order for
 free, and Flatten copies into C, H, W order as the contract says.
+
+Rules the grader enforces for every function and method you write here (its hidden tests check
+them): an output has the dtype of the input it comes from (float32 in, float32 out); inputs
+(x, w, b, dout, caches) are never modified in place; a cache is opaque, only passed back to
+the matching backward; a layer's backward stores its gradients in self.grads under the names of
+self.params.
 """
 
 import numpy as np

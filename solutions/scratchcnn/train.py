@@ -23,6 +23,10 @@ Phase 9, step by step:
 3. `cnnkit train` calls your train_epoch with a stand-in for the model that splits each batch
    over the CPU cores; it behaves like your CNN (forward, backward, params, grads), so write
    train_epoch for any such model and it will simply run faster there.
+
+Rules the grader enforces: train_epoch never modifies x or y (shuffle an order of indices, not
+the data), feeds the model each example once per epoch, sets optimizer.lr = lr_schedule(step)
+before each step when a schedule is given, and calls on_batch after each step when given.
 """
 
 import numpy as np
