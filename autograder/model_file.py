@@ -24,6 +24,9 @@ from .suites.common import ref
 MAX_FILE_BYTES = 16 * 1024**2  # the guide's CNN in float64 is 1.8 MB
 MAX_ARCHITECTURE_BYTES = 64 * 1024
 NPY_HEADER_BYTES = 4096  # a .npy header is at most this long for these shapes
+# The student's forward pass must give the reference's logits on every test image, within this
+# much of the row's largest logit (float32 rounding in another summation order is ~1e-6).
+LOGIT_TOLERANCE = 1e-3
 
 
 class ModelFileError(ValueError):
@@ -119,3 +122,10 @@ def check_architecture(value: np.ndarray, name: str) -> None:
         raise ModelFileError(f"{name}: Phase 9 grades the guide's CNN only (conv 32, pool, conv "
                              f"64, pool, dense 128, dense 10, as `cnnkit train` builds it); this "
                              "file describes another network")
+
+
+def logit_mismatches(logits: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    """Indices of the images (rows) where the student's `logits` are not the reference's
+    `expected` ones, both (N, 10)."""
+    scale = 1 + np.abs(expected).max(axis=1, keepdims=True)
+    return np.flatnonzero(np.any(~(np.abs(logits - expected) <= LOGIT_TOLERANCE * scale), axis=1))

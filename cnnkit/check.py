@@ -153,7 +153,7 @@ def print_table(results: list[PhaseResult], impl: Path, console: Console) -> Non
 PHASE9_GRADING = (
     "The grader replays the batches your train_epoch feeds the guide's CNN through the reference "
     "(`cnnkit compare train_epoch` tries it), then counts the reference's accuracy on your "
-    "model.npz (the guide's CNN only) if your forward pass agrees on essentially every image.")
+    "model.npz (the guide's CNN only) if your forward pass gives its logits on every test image.")
 
 
 def print_model_check(impl: Path, model: Path | None, console: Console) -> bool:

@@ -5,7 +5,7 @@ Phase 9, the `model.npz` that `cnnkit train --impl assignments` saved. The grade
 (a) checks that the student's `train_epoch` trains: the batches it feeds the guide's CNN, from
 the grader's initialisation, are replayed through the reference, and (b) counts the accuracy
 of the reference's forward pass on the student's saved weights, on the 10,000 MNIST test
-images, provided the student's own forward pass agrees on essentially every image. Only the
+images, provided the student's own forward pass gives the same logits on every image. Only the
 guide's architecture is accepted in model.npz. `inspect_model` measures (b) here, as far as the
 local data allow.
 """
@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .autograder.model_file import logit_mismatches
 from .blame import describe
 from .models import eval_mode, layer_spec, load_impl, load_model
 from .paths import KIT_ROOT, import_scratchcnn
@@ -28,7 +29,6 @@ from .phases import PHASES, SUBMITTED_MODEL, Phase
 PACKAGE = "scratchcnn"
 TASK_FILES: tuple[str, ...] = tuple(dict.fromkeys(f for p in PHASES for f in p.files))
 TARGET = 0.99  # test accuracy for Phase 9's full points
-AGREEMENT = 0.999  # share of test images on which the student's forward must match the reference's
 CHUNK = 500  # test images per forward call
 # Where `cnnkit train` leaves the model, relative to the folder it ran in.
 TRAINED_MODEL = Path("runs") / "cnn-seed0" / SUBMITTED_MODEL
@@ -149,8 +149,8 @@ def measure_accuracy(report: ModelReport, reference, yours, impl: Path) -> None:
                             "measured here")
         return
     x, y = data
-    expected = logits_of(reference, x).argmax(axis=1)
-    report.accuracy = float(np.mean(expected == y))
+    expected = logits_of(reference, x)
+    report.accuracy = float(np.mean(expected.argmax(axis=1) == y))
     try:
         got = logits_of(yours, x)
     except Exception as err:
@@ -161,14 +161,15 @@ def measure_accuracy(report: ModelReport, reference, yours, impl: Path) -> None:
         report.problems.append(f"your forward pass gives logits of shape {got.shape} (all finite: "
                                f"{bool(np.all(np.isfinite(got)))}); needs ({len(x)}, 10), finite")
         return
-    report.agreement = float(np.mean(got.argmax(axis=1) == expected))
+    mismatches = logit_mismatches(got, expected)
+    report.agreement = 1 - len(mismatches) / len(x)
     report.notes.append(f"test accuracy {report.accuracy:.2%} on {len(x):,} MNIST test images "
                         f"(the reference's forward on your weights, as the grader counts it); "
-                        f"your forward agrees on {report.agreement:.2%} of them")
-    if report.agreement < AGREEMENT:
-        report.problems.append(f"your forward pass disagrees with the reference's on "
-                               f"{1 - report.agreement:.2%} of the test images: the grader "
-                               f"counts no accuracy unless they agree on {AGREEMENT:.1%}")
+                        f"your forward gives the same logits on {report.agreement:.2%} of them")
+    if len(mismatches):
+        report.problems.append(f"your forward pass gives other logits than the reference's on "
+                               f"{len(mismatches):,} test images (first: image {mismatches[0]}): "
+                               f"the grader counts no accuracy unless they agree on every one")
     if report.accuracy < TARGET:
         report.shortfalls.append(f"test accuracy {report.accuracy:.2%} is below the {TARGET:.0%} "
                                "that Phase 9's full points need")

@@ -92,7 +92,7 @@ def test_phase9_looks_at_the_model_as_the_grader_will(tmp_path, mnist_dir, capsy
     assert main(["check", "9", "--impl", "solutions", "--model", str(path)]) == 1
     out = " ".join(capsys.readouterr().out.split())  # rich wraps long lines
     assert f"Phase 9 hand-in ({path}):" in out
-    assert "your forward agrees on 100.00% of them" in out
+    assert "your forward gives the same logits on 100.00% of them" in out
     assert "would lose points: test accuracy" in out and "below the 99%" in out
 
 

@@ -25,7 +25,9 @@ download cache).
 import numpy as np
 import pytest
 
-from cnnkit.autograder.model_file import ModelFileError, guide_layers, read_model_file
+from cnnkit.autograder.model_file import (
+    ModelFileError, guide_layers, logit_mismatches, read_model_file,
+)
 from cnnkit.autograder.suite import points
 from cnnkit.autograder.suites.common import ref
 from cnnkit.data import load_mnist, to_nchw_float
@@ -39,7 +41,6 @@ BATCH, LR, MOMENTUM = 32, 0.05, 0.9
 # per parameter. Correct alternatives that sum in other orders (the corpus' alt_conv_*, alt_layers_*)
 # measure at most 3.3e-6; weights trained on other steps, or loaded, are near 1 or more.
 MAX_REPLAY_DIFFERENCE = 1e-2
-LOGIT_TOLERANCE = 1e-3  # |student - reference| per logit, relative to the row's largest logit
 # Test images per forward call, in the sandbox and here: a forward pass of the guide's CNN holds
 # about 0.4 MB per image at its peak, and grading must fit Gradescope's default 768 MB in all.
 CHUNK = 250
@@ -158,8 +159,7 @@ def model_accuracy(student, trained):
     if logits.shape != expected.shape:
         raise AssertionError(f"your model's forward pass gave logits of shape {logits.shape}; "
                              f"needs {expected.shape}")
-    scale = 1 + np.abs(expected).max(axis=1, keepdims=True)
-    wrong = np.flatnonzero(np.any(~(np.abs(logits - expected) <= LOGIT_TOLERANCE * scale), axis=1))
+    wrong = logit_mismatches(logits, expected)
     if wrong.size:
         raise AssertionError(f"your forward pass and the network your saved weights define give "
                              f"different logits on {wrong.size:,} of the {len(expected):,} test "
