@@ -30,7 +30,7 @@ from pathlib import Path
 import pytest
 from test_grade_corpus import HANG_GUARD_SECONDS, check_complete, copy_package, entries
 
-from cnnkit.autograder.grade import BUDGET_SECONDS, IMPORT_SECONDS, MAX_FEEDBACK_BYTES, grade
+from cnnkit.autograder.grade import IMPORT_SECONDS, MAX_FEEDBACK_BYTES, grade
 from cnnkit.autograder.sandbox import sandbox_status
 from cnnkit.paths import KIT_ROOT
 from cnnkit.phases import PHASES
@@ -112,8 +112,11 @@ def test_feedback_is_a_narrow_channel_out_of_the_sandbox(tmp_path, mnist_dir):
     assert all(p["score"] == 0 for p in phases.values())
 
 
+TEST_BUDGET_SECONDS, TEST_JOB_SECONDS = 40.0, 15.0  # the defaults take 150 s: same mechanism
+
+
 @pytest.mark.slow
-@pytest.mark.timeout(2 * (BUDGET_SECONDS + IMPORT_SECONDS) + 120)
+@pytest.mark.timeout(2 * (TEST_BUDGET_SECONDS + IMPORT_SECONDS) + 120)
 @pytest.mark.parametrize("code, at_import", [
     ("def _answer(*args, **kwargs):\n    while True:\n        pass\n", ""),
     ("def _answer(*args, **kwargs):\n    import time\n    time.sleep(5)\n", ""),
@@ -123,7 +126,8 @@ def test_a_hanging_submission_is_graded_within_its_time_budget(tmp_path, mnist_d
                                                                 at_import):
     """Every phase, bonus included, gets a result: 0 with a reason; the whole grade ends within
     the submission's budget (the timeout above is the hang guard)."""
-    result = grade(package_answering_every_name(tmp_path, code, at_import))
+    result = grade(package_answering_every_name(tmp_path, code, at_import),
+                   job_seconds=TEST_JOB_SECONDS, budget_seconds=TEST_BUDGET_SECONDS)
     phases = check_complete(result, [p.number for p in PHASES])
     assert all(p["score"] == 0 for p in phases.values())
     assert {p["status"] for p in phases.values()} <= {"timeout", "failed"}
