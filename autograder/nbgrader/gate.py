@@ -83,15 +83,24 @@ def admit(source: Path, dest: Path, release: Path) -> dict:
 
 
 def normalise_notebooks(folder: Path, release: Path) -> list[str]:
-    """Make the top-level notebooks of `folder` the release's, as the student edited them;
-    returns a note for each change the student should know of."""
+    """Make the top-level notebooks of `folder` the release's, as the student edited them, and
+    remove every other notebook (a renamed copy would fail autograde, and zip_collect collects
+    notebooks from any depth); returns a note for each change the student should know of."""
     released = {path.name: path for path in sorted(release.glob("*.ipynb"))}
     notes = []
-    for path in sorted(folder.glob("*.ipynb")):
-        if path.name not in released:
-            path.unlink()
-            notes.append(f"{path.name} is not a notebook of this assignment and was not "
-                         f"collected (its notebook is {', '.join(released)}).")
+    for name in released:  # one inside a top folder (an LMS archive) stands for the top one
+        nested = sorted((path for path in folder.rglob(name) if path.is_file()
+                         and ".ipynb_checkpoints" not in path.parts), key=lambda p: len(p.parts))
+        if not (folder / name).exists() and nested:
+            os.replace(nested[0], folder / name)
+    for path in sorted(folder.rglob("*.ipynb")):
+        if (path.parent == folder and path.name in released and path.is_file()) or \
+                not path.exists():  # inside a folder named *.ipynb, removed already
+            continue
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+        if ".ipynb_checkpoints" not in path.parts:
+            notes.append(f"{path.relative_to(folder)} is not a notebook of this assignment and "
+                         f"was not collected (its notebook is {', '.join(released)}).")
     for name, path in released.items():
         release_nb = nbformat.read(path, as_version=4)
         nb, note = student_notebook(folder / name, release_nb)

@@ -12,6 +12,7 @@ import shutil
 import zipfile
 from pathlib import Path
 
+import nbformat
 import pytest
 from nbgrader.api import Gradebook
 from nbgrader.exchange.default import ExchangeFetchAssignment, ExchangeSubmit
@@ -64,9 +65,23 @@ def test_released_feedback_and_a_manual_score_that_survives_a_reautograde(tmp_pa
     assert row["needs_manual_grade"] == "yes"  # flagged for review
 
 
+def put_by_hand(course: Path, student: str) -> None:
+    """A submission copied into submitted/ by hand (no gate), with a cell whose schema_version
+    nbgrader refuses: nbgrader's autograde stops for the class at this student."""
+    folder = course / "submitted" / student / ASSIGNMENT
+    folder.mkdir(parents=True)
+    nb = nbformat.read(course / "release" / ASSIGNMENT / NOTEBOOK, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell("1", metadata={"nbgrader": {
+        "grade": True, "solution": False, "grade_id": "forged", "points": 5,
+        "schema_version": 99}}))
+    nbformat.write(nb, folder / NOTEBOOK)
+
+
 def test_zip_collect_files_task_files_and_gates_every_archive(tmp_path):
+    """Also: a submission that stops nbgrader's autograde (put in submitted/ by hand, first in
+    alphabetical order) fails alone; the others are autograded one by one after it."""
     course = create_course(tmp_path / "course", COURSE_ID, exchange=tmp_path / "exchange")
-    workflow.add_students(course, ["alice", "bob", "carol"])
+    workflow.add_students(course, ["aaa_by_hand", "alice", "bob", "carol"])
     workflow.release(course, ASSIGNMENT)
     archive = course / "downloaded" / ASSIGNMENT / "archive"
     archive.mkdir(parents=True)
@@ -81,7 +96,12 @@ def test_zip_collect_files_task_files_and_gates_every_archive(tmp_path):
     with zipfile.ZipFile(archive / "carol.zip", "w") as zf:
         zf.writestr(NOTEBOOK, notebook)
         zf.writestr("../../escape.py", "x = 1\n")
-    workflow.grade(course, ASSIGNMENT, course / "grades.csv", zip_collect=True)
+    put_by_hand(course, "aaa_by_hand")
+    with pytest.raises(workflow.NbgraderError) as failed:
+        workflow.grade(course, ASSIGNMENT, course / "grades.csv", zip_collect=True)
+    assert "`nbgrader autograde cnn_from_scratch --student aaa_by_hand --force` failed" in \
+        str(failed.value)
+    assert "--student alice" not in str(failed.value)
     rows = csv_rows(course)
     assert {p.name: float(rows["alice"][p.name]) for p in PHASES} == {
         p.name: p.points if p.name in POOL_PHASES else 0.0 for p in PHASES}

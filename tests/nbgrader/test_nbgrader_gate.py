@@ -112,3 +112,21 @@ def test_a_broken_missing_or_renamed_notebook_is_replaced_with_a_note(handed_in,
     assert nbformat.read(collected / RELEASED.name, as_version=4) == \
         nbformat.read(RELEASED, as_version=4)
     assert (collected / "scratchcnn" / "conv.py").read_text() == "# mine\n"
+
+
+def test_a_notebook_in_a_top_folder_is_used_and_stray_notebooks_are_left_out(handed_in, release,
+                                                                            tmp_path):
+    """An LMS archive often has one top folder; zip_collect would collect any notebook."""
+    top = handed_in / "alice_sub"
+    top.mkdir()
+    os.replace(handed_in / RELEASED.name, top / RELEASED.name)
+    (handed_in / "scratch" / "tries.ipynb").mkdir(parents=True)  # a folder with a notebook's name
+    (handed_in / "scratch" / "tries.ipynb" / "notes.txt").write_text("")
+    (handed_in / ".ipynb_checkpoints").mkdir()
+    (handed_in / ".ipynb_checkpoints" / "x-checkpoint.ipynb").write_text("{}")
+    record = admit(handed_in, tmp_path / "submitted", release)
+    assert record["notes"] == ["scratch/tries.ipynb is not a notebook of this assignment and was "
+                               "not collected (its notebook is cnn_from_scratch.ipynb)."]
+    collected = tmp_path / "submitted"
+    assert [p.relative_to(collected).as_posix() for p in collected.rglob("*.ipynb")] == [
+        RELEASED.name]
