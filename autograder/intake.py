@@ -14,6 +14,7 @@ an entry swapped for a link mid-walk is caught.
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import stat
@@ -153,7 +154,7 @@ def read_folder(root: Path, limits: IntakeLimits) -> Iterator[tuple[PurePosixPat
 def walk(dir_fd: int, folder: PurePosixPath, budget: Budget
          ) -> Iterator[tuple[PurePosixPath, bytes]]:
     """The regular files below the open folder `dir_fd` (at `folder` in the submission)."""
-    for name in sorted(os.listdir(dir_fd)):
+    for name in folder_names(dir_fd, folder, budget.limits):
         entry = folder / name
         found = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
         if not (stat.S_ISDIR(found.st_mode) or stat.S_ISREG(found.st_mode)):
@@ -171,13 +172,26 @@ def walk(dir_fd: int, folder: PurePosixPath, budget: Budget
             yield entry, data
 
 
+def folder_names(dir_fd: int, folder: PurePosixPath, limits: IntakeLimits) -> list[str]:
+    """The sorted names in an open folder, refused past max_files (never all listed first)."""
+    with os.scandir(dir_fd) as entries:
+        names = [entry.name for entry in itertools.islice(entries, limits.max_files + 1)]
+    if len(names) > limits.max_files:
+        raise IntakeError(f"{folder.as_posix() if folder.parts else 'the submission'}: more "
+                          f"than {limits.max_files} entries in one folder")
+    return sorted(names)
+
+
 def read_zip(path: Path, limits: IntakeLimits) -> Iterator[tuple[PurePosixPath, bytes]]:
     fd = open_entry(str(path), None, os.lstat(path), PurePosixPath(path.name))
     with os.fdopen(fd, "rb") as fh:
         if os.fstat(fd).st_size > limits.max_total_bytes:
             raise IntakeError(f"{path.name}: larger than {limits.max_total_bytes / MiB:g} MiB")
-        if not zipfile.is_zipfile(fh):
+        end = zipfile._EndRecData(fh)  # the entry count, before zipfile lists every entry
+        if not end:
             raise IntakeError(f"{path.name}: neither a folder nor a .zip file")
+        if end[zipfile._ECD_ENTRIES_TOTAL] > limits.max_files:
+            raise IntakeError(f"{path.name}: more than {limits.max_files} entries")
         try:
             with zipfile.ZipFile(fh) as archive:
                 yield from zip_entries(archive, path.name, limits)

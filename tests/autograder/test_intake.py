@@ -109,6 +109,13 @@ def test_folder_caps(student, tmp_path, limits, reason):
     assert refusal(student, tmp_path, limits) == reason
 
 
+def test_a_folder_with_too_many_entries_is_refused_before_it_is_listed_whole(tmp_path):
+    for name in ("a", "b", "c"):
+        (tmp_path / "student" / name).mkdir(parents=True)  # empty folders count too
+    assert refusal(tmp_path / "student", tmp_path, IntakeLimits(max_files=2)) == (
+        "the submission: more than 2 entries in one folder")
+
+
 def test_the_cap_counts_bytes_read_not_the_size_stat_reports(tmp_path):
     """A file that grows after lstat (or reports size 0) is still cut at the cap."""
     folder = tmp_path / "student"

@@ -52,8 +52,8 @@ def test_released_feedback_and_a_manual_score_that_survives_a_reautograde(tmp_pa
     student_exchange(ExchangeFetchAssignment, home, "dave", exchange)
     student_exchange(ExchangeSubmit, home, "dave", exchange)
     workflow.grade(course, ASSIGNMENT, course / "grades.csv", release_feedback=True)
-    released = list((exchange / COURSE_ID / "feedback").rglob("*.html"))
-    assert [p.name for p in released] == [NOTEBOOK.replace(".ipynb", ".html")]
+    released = list((exchange / COURSE_ID / "feedback").rglob("*.html"))  # named by a hash
+    assert len(released) == 1
     assert f"cnnkit grader — {PHASES[0].label}" in released[0].read_text()
 
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
@@ -71,9 +71,8 @@ def put_by_hand(course: Path, student: str) -> None:
     folder = course / "submitted" / student / ASSIGNMENT
     folder.mkdir(parents=True)
     nb = nbformat.read(course / "release" / ASSIGNMENT / NOTEBOOK, as_version=4)
-    nb.cells.append(nbformat.v4.new_code_cell("1", metadata={"nbgrader": {
-        "grade": True, "solution": False, "grade_id": "forged", "points": 5,
-        "schema_version": 99}}))
+    next(cell for cell in nb.cells if "nbgrader" in cell.metadata).metadata.nbgrader[
+        "schema_version"] = 99  # a released cell: nbgrader keeps it, then its validator stops
     nbformat.write(nb, folder / NOTEBOOK)
 
 
