@@ -13,6 +13,7 @@ import csv
 import hashlib
 import io
 import json
+import stat
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
@@ -22,26 +23,32 @@ from .. import config
 from ..files import write_atomic, write_json_atomic
 from ..phases import PHASES, phase
 from .grade import grade, unreadable
+from .intake import IntakeError, read_submission
 
 
 def submissions(folder: Path) -> dict[str, Path]:
-    """Student id -> submission (a subfolder or a .zip), hidden entries skipped."""
+    """Student id -> submission (a subfolder or a .zip), hidden entries and other regular files
+    skipped. Nothing is followed: an entry that is a symlink, FIFO or device is listed as that
+    student's submission, which the intake gate then refuses with a reason."""
     found = {}
     for path in sorted(folder.iterdir()):
-        if path.name.startswith("."):
+        mode = path.lstat().st_mode
+        if path.name.startswith(".") or (stat.S_ISREG(mode) and path.suffix != ".zip"):
             continue
-        if path.is_dir() or path.suffix == ".zip":
-            found[path.stem if path.suffix == ".zip" else path.name] = path
+        found[path.stem if path.suffix == ".zip" else path.name] = path
     return found
 
 
 def fingerprint(path: Path) -> str:
-    """sha256 over a submission's files (names and contents)."""
+    """sha256 over a submission's files (names and contents) as the intake gate reads them; a
+    submission it refuses is fingerprinted by the reason (it is graded again once it changes)."""
     digest = hashlib.sha256()
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
-    for file in files:
-        digest.update(file.relative_to(path.parent).as_posix().encode() + b"\0")
-        digest.update(file.read_bytes())
+    try:
+        for relative, data in read_submission(path):
+            digest.update(relative.as_posix().encode("utf-8", "surrogateescape") + b"\0")
+            digest.update(hashlib.sha256(data).digest())
+    except IntakeError as err:
+        digest.update(f"refused: {err}".encode("utf-8", "surrogateescape"))
     return digest.hexdigest()
 
 
@@ -58,7 +65,7 @@ def cached(result_file: Path, sha: str, numbers: list[int]) -> dict | None:
 
 def grade_one(student: str, path: Path, results: Path, numbers: list[int],
               job_seconds: float) -> dict:
-    sha = fingerprint(path)
+    sha = fingerprint(path)  # a refused submission has one too: its reason's
     result_file = results / f"{student}.json"
     result = cached(result_file, sha, numbers)
     if result is None:

@@ -17,20 +17,18 @@ import subprocess
 import sys
 import tempfile
 import time
-import zipfile
 from pathlib import Path
 
 from .. import config
 from ..check import is_stubbed
 from ..files import write_json_atomic
 from ..phases import PHASES, phase
+from .intake import IntakeError, copy_submission
 from .runner import run_job
 from .sandbox import Limits, die_with_parent, sandbox_status
 from .suite import WAITING
 
 SUITES = Path(__file__).with_name("suites")
-MAX_ZIP_BYTES = 64 * 1024**2  # uncompressed size of a zipped submission
-MAX_ZIP_FILES = 2000
 # Time. Every sandboxed job of one submission ends within BUDGET_SECONDS (a hanging or sleeping
 # submission is graded, all phases, in about that long); one phase's job within JOB_SECONDS. The
 # reference grades all phases in about 20 s and code with loops over output positions in under
@@ -45,45 +43,25 @@ MAX_FEEDBACK_BYTES = 64 * 1024
 
 
 class SubmissionError(Exception):
-    """The submission can't be graded at all (no scratchcnn package, bad zip)."""
+    """The submission can't be graded at all (no scratchcnn package)."""
 
 
 def unpack(submission: Path, workdir: Path) -> Path:
-    """The folder holding the submission's `scratchcnn/` (a .zip is extracted into workdir)."""
-    if submission.is_file() and zipfile.is_zipfile(submission):
-        extract_zip(submission, workdir / "unzipped")
-        submission = workdir / "unzipped"
-    if not submission.is_dir():
-        raise SubmissionError(f"{submission} is neither a folder nor a .zip file")
-    candidates = [submission / "scratchcnn", *sorted(submission.glob("*/scratchcnn"))]
-    if submission.name == "scratchcnn":
-        candidates.insert(0, submission)
-    for package in candidates:
-        if (package / "__init__.py").is_file() and not package.is_symlink():
-            return package.parent.resolve()
-    raise SubmissionError(f"no scratchcnn/__init__.py in {submission} (or one folder below)")
-
-
-def extract_zip(path: Path, dest: Path) -> None:
-    """Extract regular files only, refusing absolute paths, '..', links and zip bombs."""
-    with zipfile.ZipFile(path) as archive:
-        members = [m for m in archive.infolist() if not m.is_dir()]
-        if len(members) > MAX_ZIP_FILES or sum(m.file_size for m in members) > MAX_ZIP_BYTES:
-            raise SubmissionError(f"{path.name}: more than {MAX_ZIP_FILES} files or "
-                                  f"{MAX_ZIP_BYTES // 1024**2} MiB unpacked")
-        for member in members:
-            target = (dest / member.filename).resolve()
-            is_link = (member.external_attr >> 16) & 0o170000 == 0o120000
-            if is_link or not target.is_relative_to(dest.resolve()):
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with archive.open(member) as source, open(target, "wb") as out:
-                out.write(source.read(MAX_ZIP_BYTES))
+    """The folder holding `scratchcnn/` in a private copy (under workdir) of the submission, a
+    folder or a .zip, made by the intake gate (raises IntakeError if it refuses the submission).
+    A folder named scratchcnn is the package itself."""
+    copy = workdir / "submission"
+    copy_submission(submission, copy / "scratchcnn" if submission.name == "scratchcnn" else copy)
+    for package in [copy / "scratchcnn", *sorted(copy.glob("*/scratchcnn"))]:
+        if (package / "__init__.py").is_file():
+            return package.parent
+    raise SubmissionError(f"no scratchcnn/__init__.py in {submission.name} (or one folder below)")
 
 
 def submission_seed(folder: Path) -> int:
-    """A seed from the submission's own files: regrading gives the same inputs, while two
-    submissions see different random values (feedback reveals no fixed hidden answer)."""
+    """A seed from the submission's own files (in its private copy): regrading gives the same
+    inputs, while two submissions see different random values (feedback reveals no fixed
+    hidden answer)."""
     digest = hashlib.sha256()
     for path in sorted((folder / "scratchcnn").rglob("*.py")):
         digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes())
@@ -171,15 +149,18 @@ def grade(submission: Path, numbers: list[int] | None = None, job_seconds: float
     with tempfile.TemporaryDirectory(prefix="cnnkit-submission-") as workdir:
         try:
             folder = unpack(Path(submission), Path(workdir))
-        except (SubmissionError, zipfile.BadZipFile, OSError) as err:
+        except (SubmissionError, IntakeError) as err:
             return unreadable(submission, numbers, str(err))
-        started = time.monotonic()
-        hung = import_hangs(folder, numbers)
-        if hung:
-            return unreadable(submission, numbers, hung, status="timeout")
-        records = run_suites(folder, numbers, submission_seed(folder), job_seconds,
-                             budget_seconds - (time.monotonic() - started))
-        phases = bounded_feedback([phase_result(n, records, folder) for n in numbers])
+        try:
+            started = time.monotonic()
+            hung = import_hangs(folder, numbers)
+            if hung:
+                return unreadable(submission, numbers, hung, status="timeout")
+            records = run_suites(folder, numbers, submission_seed(folder), job_seconds,
+                                 budget_seconds - (time.monotonic() - started))
+            phases = bounded_feedback([phase_result(n, records, folder) for n in numbers])
+        except Exception as err:  # that student's 0 with a reason, never a crashed batch
+            return unreadable(submission, numbers, f"grader error: {err!r}")
     isolation = sorted({r["isolation"] for r in records if "isolation" in r})
     return {"submission": str(submission), **totals(phases), "phases": phases,
             "isolation": isolation or [sandbox_status().level.value]}

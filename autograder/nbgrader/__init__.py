@@ -2,6 +2,9 @@
 
 How a phase's score reaches nbgrader's gradebook:
 
+- `nbgrader collect` / `zip_collect` copy each student's submission through the kit's intake
+  gate (`gate`): only regular files, capped; a link, FIFO or device refuses that submission with
+  a reason; notebooks are normalised against the release before nbgrader reads them.
 - The guided notebook has one nbgrader *task* cell per phase (grade_id = the phase's name,
   points = the phase's points). Task cells are markdown: nbgrader can't award them points on
   its own, so a notebook edited by a student can't either.
@@ -11,7 +14,8 @@ How a phase's score reaches nbgrader's gradebook:
   phase's cell, and adds the grader's per-test report under each phase for the feedback.
 - `PhaseCsvExportPlugin` exports one row per student with a column per phase.
 
-Modules: `course` (course folder, source-folder checks), `grading` (the grader boundary),
+Modules: `course` (course folder, source-folder checks), `gate` (collect through the intake
+gate), `grading` (the grader boundary),
 `preprocessors` (autograde and generate_assignment hooks), `report` (feedback text),
 `export`, `collect` (zip_collect), `workflow` (the instructor's command sequence), `cli`.
 """

@@ -1,7 +1,9 @@
 """`nbgrader export` with a column per phase: one row per student and assignment.
 
 A phase cell the grader hasn't scored (autograde not run, or failed for that student) is left
-empty rather than written as 0, so a failed run can't pass for a zero.
+empty rather than written as 0, so a failed run can't pass for a zero. The `notes` column says
+why a student's grade is not what their files alone would suggest: the intake gate refused the
+submission (with the reason), their notebook was replaced, or autograde failed for them.
 """
 
 from __future__ import annotations
@@ -12,20 +14,27 @@ import tempfile
 from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.coursedir import CourseDirectory
 from nbgrader.plugins import ExportPlugin
 
 from cnnkit.phases import PHASES
 
+from .gate import read_record
+
 COLUMNS = ["assignment", "student_id", "last_name", "first_name", "email", "submitted",
            "timestamp", *[phase.name for phase in PHASES], "raw_score",
-           "late_submission_penalty", "score", "max_score", "needs_manual_grade"]
+           "late_submission_penalty", "score", "max_score", "needs_manual_grade", "notes"]
+NOT_GRADED = "autograde failed for this submission: see nbgrader autograde's log"
 
 
-def submission_row(gradebook: Gradebook, assignment, student) -> dict:
-    """The CSV row of one student's submission of one assignment."""
+def submission_row(gradebook: Gradebook, assignment, student, course: Path) -> dict:
+    """The CSV row of one student's submission of one assignment (`course`: the course root,
+    where the intake records are)."""
+    notes = read_record(course, assignment.name, student.id)["notes"]
     row = {"assignment": assignment.name, "student_id": student.id,
            "last_name": student.last_name or "", "first_name": student.first_name or "",
-           "email": student.email or "", "max_score": assignment.max_score}
+           "email": student.email or "", "max_score": assignment.max_score,
+           "notes": " ".join(notes)}
     try:
         submission = gradebook.find_submission(assignment.name, student.id)
     except MissingEntry:
@@ -38,6 +47,8 @@ def submission_row(gradebook: Gradebook, assignment, student) -> dict:
         grade = grades.get(phase.name)
         row[phase.name] = "" if grade is None or grade.score is None or (
             grade.auto_score is None and grade.manual_score is None) else grade.score
+    if any(row[phase.name] == "" for phase in PHASES):
+        row["notes"] = " ".join(filter(None, [NOT_GRADED, row["notes"]]))
     penalty = submission.late_submission_penalty or 0.0
     return {**row, "submitted": "yes", "timestamp": submission.timestamp or "",
             "raw_score": submission.score, "late_submission_penalty": penalty,
@@ -53,7 +64,8 @@ class PhaseCsvExportPlugin(ExportPlugin):
         students = {str(s) for s in self.student}
         assignments = {str(a) for a in self.assignment}
         self.log.info("Exporting per-phase grades to %s", dest)
-        rows = [submission_row(gradebook, assignment, student)
+        course = Path(CourseDirectory(parent=self).root)
+        rows = [submission_row(gradebook, assignment, student, course)
                 for assignment in gradebook.assignments
                 if not assignments or assignment.name in assignments
                 for student in gradebook.students

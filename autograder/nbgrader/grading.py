@@ -26,6 +26,7 @@ PACKAGE = "scratchcnn"
 STUDENT_FILES: tuple[str, ...] = tuple(
     dict.fromkeys(f"{PACKAGE}/{file}" for phase in PHASES for file in phase.files))
 STATUSES = frozenset({"passed", "partial", "failed", "not_started", "error", "timeout"})
+RESULTS_DIRECTORY = "cnnkit_grades"  # in the course root: instructor-only, never copied to feedback
 # Generous: Phase 9 trains a network inside the sandbox; the grader enforces its own limits.
 DEFAULT_TIMEOUT = 3600.0
 

@@ -25,10 +25,13 @@ from cnnkit.config import CONFIG_NAME, load_grading
 from cnnkit.phases import PHASES
 
 from .course import check_source
-from .grading import DEFAULT_TIMEOUT, GraderError, cell_points, grade_submission, grading_copy
-from .report import REPORT_KEY, phase_report, summary_comment
+from ..grade import unreadable
+from ..intake import IntakeError, copy_submission
+from .gate import read_record, refusal_note
+from .grading import (DEFAULT_TIMEOUT, RESULTS_DIRECTORY, GraderError, cell_points,
+                      check_result, grade_submission, grading_copy)
+from .report import REPORT_KEY, notes_report, phase_report, summary_comment
 
-RESULTS_DIRECTORY = "cnnkit_grades"  # in the course root: instructor-only, never copied to feedback
 
 
 class PhaseScores(NbGraderPreprocessor):
@@ -38,7 +41,9 @@ class PhaseScores(NbGraderPreprocessor):
     an instructor in formgrader stays and is flagged for review, as nbgrader does. A bonus phase's
     cell is worth 0 points and its score goes to the grade's `extra_credit`, nbgrader's own extra
     credit; when the course's `cnnkit.toml` switches bonus phases off they score 0 and are not
-    graded. The grader's report for each phase is added as a markdown cell after that phase's cell.
+    graded. The grader's report for each phase is added as a markdown cell after that phase's cell,
+    and the intake gate's notes (a refused submission, a replaced notebook) at the top. A
+    submission the gate refused scores 0 in every phase, with the reason as each cell's comment.
     """
 
     grader_command = List(
@@ -55,21 +60,35 @@ class PhaseScores(NbGraderPreprocessor):
         submission = Path(resources["metadata"]["path"])
         config = Path(coursedir.root) / CONFIG_NAME
         graded = load_grading(config if config.is_file() else None).phases
-        result = self.grade(submission, source, graded)
+        intake = read_record(Path(coursedir.root), ids["assignment"], ids["student"])
+        result = self.grade(submission, source, graded, intake["refused"])
+        refused_here = result["refused"] and not intake["refused"]  # by the gate below
+        notes = intake["notes"] + ([refusal_note(result["refused"])] if refused_here else [])
         write_json_atomic(Path(coursedir.root) / RESULTS_DIRECTORY / ids["assignment"]
-                          / f"{ids['student']}.json", result)
+                          / f"{ids['student']}.json", {**result, "notes": notes})
         entries = {entry["phase"]: entry for entry in result["phases"]}
-        recorded = self.record(entries, ids)
-        return add_reports(nb, entries, recorded), resources
+        recorded = self.record(entries, ids, result["refused"])
+        return add_reports(nb, entries, recorded, notes), resources
 
-    def grade(self, submission: Path, source: Path, phases) -> dict:
-        """The grader's checked result for the student's task files over the source package."""
+    def grade(self, submission: Path, source: Path, phases, refused: str | None) -> dict:
+        """The grader's checked result for the student's task files over the source package,
+        read through the intake gate again (a submission put in submitted/ by hand too); a
+        refused submission scores 0 in every phase, with the reason."""
         with tempfile.TemporaryDirectory(prefix="cnnkit-submission-") as tmp:
-            folder = grading_copy(submission, source, Path(tmp))
+            try:
+                if refused:
+                    raise IntakeError(refused)
+                handed_in = copy_submission(submission, Path(tmp) / "handed_in")
+            except IntakeError as err:
+                self.log.warning("cnnkit: %s refused: %s", submission, err)
+                result = unreadable(str(submission), [p.number for p in phases], str(err))
+                return {**check_result(result, phases), "refused": str(err)}
+            folder = grading_copy(handed_in, source, Path(tmp) / "graded")
             self.log.info("cnnkit: grading %s (files %s)", submission, digest(folder))
-            return grade_submission(folder, phases, self.grader_command or None, self.timeout)
+            result = grade_submission(folder, phases, self.grader_command or None, self.timeout)
+            return {**result, "refused": None}
 
-    def record(self, entries: dict[int, dict], ids: dict) -> list:
+    def record(self, entries: dict[int, dict], ids: dict, refused: str | None) -> list:
         """Write the scores of this notebook's phase cells; returns the phases graded."""
         recorded = []
         with Gradebook(ids["db_url"]) as gb:
@@ -95,8 +114,10 @@ class PhaseScores(NbGraderPreprocessor):
                 else:
                     grade.auto_score = score
                 grade.needs_manual_grade = grade.manual_score is not None
-                comment.auto_comment = (summary_comment(phase, entry) if entry else
-                                        "Bonus phases are not graded in this course.")
+                comment.auto_comment = (
+                    "Bonus phases are not graded in this course." if not entry else
+                    f"{phase.label}: 0 / {entry['max_score']:g}: submission refused: {refused}"
+                    if refused else summary_comment(phase, entry))
                 if entry:
                     recorded.append(phase)
             gb.db.commit()
@@ -111,9 +132,14 @@ def digest(folder: Path) -> str:
     return h.hexdigest()[:12]
 
 
-def add_reports(nb, entries: dict[int, dict], phases: list) -> nbformat.NotebookNode:
-    """`nb` with the grader's report after each phase's cell (and no report cell forged before)."""
+def add_reports(nb, entries: dict[int, dict], phases: list,
+                notes: list[str]) -> nbformat.NotebookNode:
+    """`nb` with the grader's report after each phase's cell, the notes on the submission at the
+    top (and no report cell forged before)."""
     nb.cells = [cell for cell in nb.cells if REPORT_KEY not in cell.metadata]
+    if notes:
+        nb.cells.insert(0, nbformat.v4.new_markdown_cell(notes_report(notes),
+                                                         metadata={REPORT_KEY: "notes"}))
     for phase in phases:
         report = nbformat.v4.new_markdown_cell(phase_report(phase, entries[phase.number]),
                                                metadata={REPORT_KEY: phase.name})

@@ -52,6 +52,12 @@ def phase_report(phase: Phase, entry: dict) -> str:
     return "\n".join(lines)
 
 
+def notes_report(notes: list[str]) -> str:
+    """Markdown for the notes on a submission (refused, notebook replaced, ...)."""
+    return "\n".join(["**cnnkit grader — notes on your submission:**", "",
+                      *(f"- {cell_text(note)}" for note in notes)])
+
+
 def summary_comment(phase: Phase, entry: dict) -> str:
     """One line for nbgrader's comment box of the phase's cell."""
     tests = entry.get("tests") or []

@@ -67,22 +67,40 @@ def grade(course: Path, assignment: str, csv: Path | None = None, zip_collect: b
           release_feedback: bool = False) -> list[Step]:
     """Collect, autograde (phase scores from the kit's grader), feedback, export.
 
-    Runs every step even if autograde failed for some students (their phases stay empty in the
-    CSV); raises NbgraderError at the end when any step failed.
+    Every step runs even if an earlier one failed for some students. Autograde runs for the
+    class, then once more alone for each collected student it left without an autograded
+    notebook, so one student's failure can't cost another their grade (their phases stay
+    empty in the CSV, with a note). Raises NbgraderError at the end, naming every failed step.
     """
     collect = ["zip_collect", assignment, "--force"] if zip_collect else \
         ["collect", assignment, "--update"]
-    steps = [
-        collect,
-        ["autograde", assignment, "--force"],
+    done = [nbgrader(course, *collect, check=False),
+            nbgrader(course, "autograde", assignment, "--force", check=False)]
+    if done[-1].returncode != 0:
+        done += [nbgrader(course, "autograde", assignment, "--student", student, "--force",
+                          check=False) for student in not_autograded(course, assignment)]
+    done += [nbgrader(course, *args, check=False) for args in [
         ["generate_feedback", assignment, "--force"],
         *([["release_feedback", assignment]] if release_feedback else []),
         ["export", f"--to={csv or course / 'grades.csv'}", f"--assignment=[{assignment!r}]"],
-    ]
-    done = [nbgrader(course, *args, check=False) for args in steps]
-    failed = [step for step in done if step.returncode != 0]
+    ]]
+    failed = [step for step in done if step.returncode != 0 and not recovered(step, done)]
     if failed:
         raise NbgraderError("\n\n".join(
             f"`nbgrader {' '.join(step.args)}` failed (exit code {step.returncode}):\n"
             f"{step.output[-4000:]}" for step in failed))
     return done
+
+
+def not_autograded(course: Path, assignment: str) -> list[str]:
+    """Students whose collected submission has no autograded notebook (default layout)."""
+    return sorted(folder.parent.name for folder in (course / "submitted").glob(f"*/{assignment}")
+                  if not list((course / "autograded" / folder.parent.name / assignment)
+                              .glob("*.ipynb")))
+
+
+def recovered(step: Step, done: list[Step]) -> bool:
+    """A class-wide autograde that failed is recovered when every per-student rerun passed."""
+    reruns = [s for s in done if s.args[:1] == ["autograde"] and "--student" in s.args]
+    return (step.args[:1] == ["autograde"] and "--student" not in step.args
+            and bool(reruns) and all(s.returncode == 0 for s in reruns))

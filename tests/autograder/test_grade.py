@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -62,12 +63,34 @@ def test_zip_with_a_top_folder_is_graded_like_the_folder(tmp_path):
     assert result["phases"][0]["status"] == "passed"
 
 
-def test_zip_slip_entries_are_not_extracted(tmp_path):
+def test_a_zip_slip_entry_refuses_the_submission(tmp_path):
     submission = zipped(KIT_ROOT / "solutions", tmp_path / "evil.zip")
     with zipfile.ZipFile(submission, "a") as archive:
         archive.writestr("../../escaped.txt", "outside")
-    assert grade(submission, [4])["phases"][0]["status"] == "passed"
+    phase4 = grade(submission, [4])["phases"][0]
+    assert (phase4["status"], phase4["score"]) == ("error", 0)
+    assert phase4["feedback"] == "../../escaped.txt: an absolute path or '..' in the zip"
     assert not (tmp_path.parent / "escaped.txt").exists()
+
+
+def hostile(kind: str, file: Path) -> None:
+    """Make `file` a FIFO or a symlink to /dev/zero (issue 14: a hang, a MemoryError)."""
+    file.unlink(missing_ok=True)
+    if kind == "fifo":
+        os.mkfifo(file)
+    else:
+        os.symlink("/dev/zero", file)
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("kind", ["fifo", "dev_zero_symlink"])
+def test_a_fifo_or_dev_zero_link_is_that_students_zero_with_a_reason(reference_copy, kind):
+    hostile(kind, reference_copy / "scratchcnn" / "zz.py")
+    result = grade(reference_copy, [4, 6])
+    assert result["total"] == 0
+    assert {p["status"] for p in result["phases"]} == {"error"}
+    assert result["phases"][0]["feedback"].startswith(
+        f"scratchcnn/zz.py: a {'FIFO' if kind == 'fifo' else 'symlink'}")
 
 
 def test_phase9_without_mnist_is_a_grader_error_not_a_student_failure(tmp_path, monkeypatch):
@@ -128,6 +151,34 @@ def test_grade_all_is_parallel_resumable_and_never_stopped_by_one_submission(tmp
     assert after["bob.json"] == stamps["bob.json"]
     assert json.loads((results / "carol.json").read_text())["student"] == "carol"
     assert not [name for name in os.listdir(results) if name.startswith(".")]
+
+
+@pytest.mark.timeout(300)
+def test_grade_all_goes_on_past_fifos_and_links(tmp_path):
+    """Hostile entries inside a submission and as a submission: error rows, the batch ends."""
+    subs = tmp_path / "submissions"
+    for student in ("alice", "fifo_inside", "zero_inside"):
+        shutil.copytree(KIT_ROOT / "solutions" / "scratchcnn", subs / student / "scratchcnn")
+    hostile("fifo", subs / "fifo_inside" / "scratchcnn" / "zz.py")
+    hostile("dev_zero_symlink", subs / "zero_inside" / "scratchcnn" / "conv.py")
+    hostile("fifo", subs / "fifo_itself.zip")
+    hostile("dev_zero_symlink", subs / "link_itself")
+    (subs / "notes.txt").write_text("not a submission")
+    out = tmp_path / "scores.csv"
+    grades = grade_all(subs, out, tmp_path / "grades", jobs=2, numbers=[4], progress=False)
+    assert {s: g["total"] for s, g in grades.items()} == {
+        "alice": 10, "fifo_inside": 0, "zero_inside": 0, "fifo_itself": 0, "link_itself": 0}
+    reasons = {s: g["phases"][0]["feedback"] for s, g in grades.items() if s != "alice"}
+    assert reasons == {
+        "fifo_inside": "scratchcnn/zz.py: a FIFO (named pipe); a submission may hold only "
+                       "regular files and folders",
+        "zero_inside": "scratchcnn/conv.py: a symlink; a submission may hold only regular "
+                       "files and folders",
+        "fifo_itself": "fifo_itself.zip: the submission is a FIFO (named pipe); hand in a "
+                       "folder or a .zip file",
+        "link_itself": "link_itself: the submission is a symlink; hand in a folder or a .zip "
+                       "file"}
+    assert len(out.read_text().splitlines()) == 6
 
 
 def milestone_submission(folder, reference_run):  # reference_run needs mnist_dir: CNNKIT_DATA set

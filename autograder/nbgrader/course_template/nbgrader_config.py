@@ -9,7 +9,13 @@ Run every nbgrader command from this folder. What each setting guards against:
   `RefuseSolutionCode` stops it when that folder holds solution code.
 - autograde overwrites submitted files with the source versions: the student's task files
   (scratchcnn/conv.py, ...) are excluded, for every assignment in source/.
-- zip_collect takes only .ipynb by default: `ScratchcnnCollector` also takes the task files.
+- collect copies what students hand in with copytree (links followed, FIFOs blocking, one bad
+  submission stopping the class): `KitCollect` copies each student's submission through the
+  kit's intake gate (regular files only, capped; anything else refuses that submission with a
+  reason) and normalises the notebooks against the release.
+- zip_collect extracts archives with shutil/zipfile: `IntakeExtractor` passes each student's
+  archive or folder through the same gate. It takes only .ipynb by default:
+  `ScratchcnnCollector` also takes the task files.
 - `nbgrader export` writes one column per phase.
 """
 
@@ -17,6 +23,7 @@ import os
 
 from cnnkit.autograder.nbgrader.collect import ScratchcnnCollector
 from cnnkit.autograder.nbgrader.export import PhaseCsvExportPlugin
+from cnnkit.autograder.nbgrader.gate import IntakeExtractor, KitCollect
 from cnnkit.autograder.nbgrader.grading import STUDENT_FILES
 from cnnkit.autograder.nbgrader.preprocessors import (autograde_preprocessors,
                                                       generate_assignment_preprocessors,
@@ -45,5 +52,8 @@ c.Autograde.exclude_overwriting = {
     name: list(STUDENT_FILES) for name in (os.listdir(_source) if os.path.isdir(_source) else [])
 }
 
+# collect reads each student's submission through the kit's intake gate (see gate.py).
+c.ExchangeFactory.collect = KitCollect
+c.ZipCollectApp.extractor_plugin = IntakeExtractor  # the same gate for zip_collect's archives
 c.ZipCollectApp.collector_plugin = ScratchcnnCollector
 c.ExportApp.plugin_class = PhaseCsvExportPlugin
