@@ -19,15 +19,17 @@ from pathlib import PurePosixPath
 from nbgrader.plugins import FileNameCollectorPlugin
 from traitlets import default
 
+from cnnkit.phases import SUBMITTED_MODEL
+
 from .grading import PACKAGE, STUDENT_FILES
 
 
 class ScratchcnnCollector(FileNameCollectorPlugin):
-    """Collect notebooks and task files, filing task files under `scratchcnn/`."""
+    """Collect notebooks, task files (filed under `scratchcnn/`) and Phase 9's model.npz."""
 
     @default("valid_ext")
     def _valid_ext_default(self):
-        return [".ipynb", ".py"]
+        return [".ipynb", ".py", ".npz"]
 
     @default("named_regexp")
     def _named_regexp_default(self):
@@ -37,7 +39,11 @@ class ScratchcnnCollector(FileNameCollectorPlugin):
         extracted = self.parent._format_collect_path(self.parent.extracted_directory)
         relative = PurePosixPath(os.path.relpath(submitted_file, extracted)).as_posix()
         info = super().collect(relative)
-        if not info or PurePosixPath(relative).suffix != ".py":
+        suffix = PurePosixPath(relative).suffix
+        if info and suffix == ".npz":
+            return {**info, "file_id": SUBMITTED_MODEL} if info["file_id"] == SUBMITTED_MODEL \
+                else None
+        if not info or suffix != ".py":
             return info
         task_file = f"{PACKAGE}/{PurePosixPath(info['file_id']).stem}.py"
         if task_file not in STUDENT_FILES:

@@ -403,7 +403,8 @@ def build_notebook() -> nbformat.NotebookNode:
         nbformat.v4.new_markdown_cell(
             f"# CNN from scratch: pooling and strides\n\n"
             f"You build a convolutional network in NumPy, phase by phase, in the package "
-            f"`scratchcnn/` next to this notebook. **Write your code in the `.py` files**; this "
+            f"`scratchcnn/` (one folder up in the kit's release, next to this notebook in a "
+            f"course's assignment folder). **Write your code in the `.py` files**; this "
             f"notebook explains each phase, has you work the guide's examples by hand, runs your "
             f"functions and draws what they compute. A phase you haven't started prints "
             f"\"Phase N not started\".\n\n"

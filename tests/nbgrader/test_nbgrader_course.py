@@ -89,6 +89,8 @@ def test_zip_collect_files_task_files_and_gates_every_archive(tmp_path):
         zf.writestr(f"alice_sub/{NOTEBOOK}", notebook)
         zf.write(REFERENCE / "scratchcnn" / "pool.py", "alice_sub/pool.py")
         zf.writestr("alice_sub/numpy.py", "allclose = lambda *a, **k: True\n")
+        zf.writestr("alice_sub/model.npz", b"Phase 9's model, collected as it is")
+        zf.writestr("alice_sub/other.npz", b"not a file the grader reads")
     (archive / "bob" / "scratchcnn").mkdir(parents=True)
     (archive / "bob" / NOTEBOOK).write_bytes(notebook)
     (archive / "bob" / "scratchcnn" / "pool.py").symlink_to(REFERENCE / "scratchcnn" / "pool.py")
@@ -110,4 +112,6 @@ def test_zip_collect_files_task_files_and_gates_every_archive(tmp_path):
         assert "Your submission was refused" in rows[name]["notes"], rows[name]
         assert reason in rows[name]["notes"]
     assert not (tmp_path / "escape.py").exists()
-    assert not (course / "submitted" / "alice" / ASSIGNMENT / "numpy.py").exists()
+    alice = course / "submitted" / "alice" / ASSIGNMENT
+    assert not (alice / "numpy.py").exists() and not (alice / "other.npz").exists()
+    assert (alice / "model.npz").read_bytes() == b"Phase 9's model, collected as it is"
