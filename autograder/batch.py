@@ -22,7 +22,7 @@ from tqdm import tqdm
 from .. import config
 from ..files import write_atomic, write_json_atomic
 from ..phases import PHASES, phase
-from .grade import grade, unreadable
+from .grade import BUDGET_SECONDS, JOB_SECONDS, add_time_arguments, grade, unreadable
 from .intake import IntakeError, read_submission
 
 
@@ -64,13 +64,17 @@ def cached(result_file: Path, sha: str, numbers: list[int]) -> dict | None:
 
 
 def grade_one(student: str, path: Path, results: Path, numbers: list[int],
-              job_seconds: float) -> dict:
-    sha = fingerprint(path)  # a refused submission has one too: its reason's
+              seconds: dict[str, float]) -> dict:
+    """The grade of one student (`seconds`: grade()'s job_seconds and budget_seconds)."""
+    try:
+        sha = fingerprint(path)  # a refused submission has one too: its reason's
+    except Exception as err:  # the batch goes on; the reason is in the student's grade
+        sha = f"unreadable: {err!r}"
     result_file = results / f"{student}.json"
     result = cached(result_file, sha, numbers)
     if result is None:
         try:
-            result = grade(path, numbers, job_seconds=job_seconds)
+            result = grade(path, numbers, **seconds)
         except Exception as err:  # the batch goes on; the reason is in the student's grade
             result = unreadable(path, numbers, f"grader error: {err!r}")
         result.update(student=student, submission_sha256=sha)
@@ -92,13 +96,14 @@ def csv_text(grades: dict[str, dict], numbers: list[int]) -> str:
 
 
 def grade_all(folder: Path, csv_path: Path, results: Path, jobs: int = 2,
-              numbers: list[int] | None = None, job_seconds: float = 120.0,
-              progress: bool = True) -> dict[str, dict]:
+              numbers: list[int] | None = None, job_seconds: float = JOB_SECONDS,
+              budget_seconds: float = BUDGET_SECONDS, progress: bool = True) -> dict[str, dict]:
     numbers = numbers or [p.number for p in PHASES]
     todo = submissions(folder)
     grades = {}
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(grade_one, student, path, results, numbers, job_seconds): student
+        seconds = {"job_seconds": job_seconds, "budget_seconds": budget_seconds}
+        futures = {pool.submit(grade_one, student, path, results, numbers, seconds): student
                    for student, path in todo.items()}
         for future in tqdm(as_completed(futures), total=len(futures), unit="submission",
                            disable=not progress):
@@ -117,15 +122,14 @@ def register(subparsers) -> None:
     parser.add_argument("--phases", help="comma-separated phase numbers "
                         "(default: the configuration's; every phase, bonus included)")
     config.add_arguments(parser)
-    parser.add_argument("--job-seconds", type=float, default=120.0,
-                        help="wall-clock limit of one phase's sandboxed run")
+    add_time_arguments(parser)
     parser.set_defaults(func=run)
 
 
 def run(args) -> int:
     results = args.results or args.csv.parent / "grades"
     grades = grade_all(args.folder, args.csv, results, args.jobs, config.graded_numbers(args),
-                       args.job_seconds)
+                       args.job_seconds, args.budget_seconds)
     errors = [s for s, g in grades.items() if any(p["status"] == "error" for p in g["phases"])]
     print(f"graded {len(grades)} submissions -> {args.csv} (per-student JSON in {results})")
     if errors:

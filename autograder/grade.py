@@ -65,7 +65,7 @@ def submission_seed(folder: Path) -> int:
     hidden answer)."""
     digest = hashlib.sha256()
     for path in sorted((folder / "scratchcnn").rglob("*.py")):
-        digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes())
+        digest.update(os.fsencode(path.relative_to(folder)) + b"\0" + path.read_bytes())
     return int.from_bytes(digest.digest()[:4], "little")
 
 
@@ -256,11 +256,16 @@ def register(subparsers) -> None:
     config.add_arguments(parser)
     parser.add_argument("--json", type=Path, help="write the grade as JSON here")
     parser.add_argument("--gradescope", type=Path, help="write Gradescope's results.json here")
+    add_time_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def add_time_arguments(parser) -> None:
+    """--job-seconds and --budget-seconds, for grade and grade-all."""
     parser.add_argument("--job-seconds", type=float, default=JOB_SECONDS,
                         help="wall-clock limit of one phase's sandboxed run")
     parser.add_argument("--budget-seconds", type=float, default=BUDGET_SECONDS,
                         help="wall-clock limit of all of a submission's sandboxed runs")
-    parser.set_defaults(func=run)
 
 
 def run(args) -> int:

@@ -65,5 +65,10 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     build(args.out, config.graded_numbers(args))
-    print(f"wrote {args.out}: upload it as the assignment's autograder on Gradescope")
+    print(f"wrote {args.out}: upload it as the assignment's autograder on Gradescope. "
+          f"Gradescope's defaults (10 minutes, 768 MB, half a CPU) fit an honest submission: "
+          f"under them the reference grades in about 30 s at 422 MiB, and a hanging one in "
+          f"about 2.5 minutes. Only a submission that fills the sandbox's 4 processes of 1 GiB "
+          f"on purpose needs more: set the autograder's memory to 6 GB to rule that out "
+          f"(README, 'What runs where, and every bound').")
     return 0

@@ -122,12 +122,12 @@ class Limits:
 
     cpu_seconds: int = 60
     wall_seconds: float = 120.0
-    memory_bytes: int = 2 * 1024**3
-    max_processes: int = 32
+    memory_bytes: int = 1024**3
+    max_processes: int = 4
     max_output_bytes: int = 64 * 1024
     max_file_bytes: int = 256 * 1024**2
     max_open_files: int = 256
-    max_result_bytes: int = 256 * 1024**2
+    max_result_bytes: int = 32 * 1024**2
     max_scratch_bytes: int = 64 * 1024**2
 
     def __post_init__(self) -> None:

@@ -36,6 +36,10 @@ def returned(student, call_id):
     call = student.result.calls[call_id]
     items = sorted((int(name), value) for name, value in call.outputs.items() if name.isdigit())
     if call.status == "ok" and items and "" not in call.outputs:
+        shapes = sorted({value.shape for _, value in items})
+        if shapes != [()]:
+            raise AssertionError(f"{call_id}: receptive_field must return one number per layer; "
+                                 f"its items have shapes {shapes[:3]}")
         return np.array([value for _, value in items])
     return student(call_id)
 
