@@ -1,0 +1,200 @@
+"""Attacks on the new grader (issue 14's red team) that trick entries cannot express: files in
+the submission that are not regular files, and student outputs that make the grading process
+itself use memory. Each runs `cnnkit grade` in a process of its own, so that a hang or a memory
+blow-up is measured, not suffered, by this test run.
+
+A test marked xfail(strict) is a hole of today's grader: it passes once the hole is closed (then
+drop the mark).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from cnnkit.paths import KIT_ROOT
+
+# Gradescope's default memory per submission (its autograder docs); the instructor guide says
+# every grading fits it.
+GRADESCOPE_BYTES = 768 * 1024**2
+GRADE = "import sys; from cnnkit.cli import main; sys.exit(main(sys.argv[1:]))"
+
+
+def stubs_with(tmp_path: Path, file: str, code: str) -> Path:
+    """A copy of the student release (stubs) with `code` appended to scratchcnn/`file`."""
+    folder = tmp_path / "submission"
+    shutil.copytree(KIT_ROOT / "assignments" / "scratchcnn", folder / "scratchcnn",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    with open(folder / "scratchcnn" / file, "a") as out:
+        out.write("\n\n" + code)
+    return folder
+
+
+def _vm_hwm_kib(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return next((int(line.split()[1]) for line in status if line.startswith("VmHWM")), 0)
+    except OSError:
+        return 0
+
+
+def _parent(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return int(stat.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def _is_suites_pytest(pid: int, root: int) -> bool:
+    """Is `pid` the suites' pytest (the trusted grading side) under process `root`?"""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            if b"--grade-report" not in cmdline.read():
+                return False
+    except OSError:
+        return False
+    for _ in range(10):
+        pid = _parent(pid)
+        if pid == root:
+            return True
+        if pid <= 1:
+            return False
+    return False
+
+
+def grade_measured(folder: Path, phases: str, tmp_path: Path, timeout: float = 300.0,
+                   address_space: int | None = None) -> dict:
+    """`cnnkit grade folder --phases phases` in a process of its own: its JSON (None if it gave
+    none), return code, wall seconds, whether it timed out, and the peak resident memory of
+    the suites' pytest process (the grading side, outside the sandbox) in bytes.
+    address_space: a soft RLIMIT_AS for the grader (the hard limit stays, so its children can
+    set their own)."""
+    out = tmp_path / "grade.json"
+
+    def limit():
+        if address_space:
+            resource.setrlimit(resource.RLIMIT_AS,
+                               (address_space, resource.getrlimit(resource.RLIMIT_AS)[1]))
+
+    started = time.monotonic()
+    proc = subprocess.Popen([sys.executable, "-c", GRADE, "grade", str(folder), "--phases", phases,
+                             "--json", str(out)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, preexec_fn=limit, start_new_session=True)
+    peak = [0]
+
+    def watch():
+        while proc.poll() is None:
+            for name in os.listdir("/proc"):
+                if name.isdigit() and _is_suites_pytest(int(name), proc.pid):
+                    peak[0] = max(peak[0], _vm_hwm_kib(int(name)) * 1024)
+            time.sleep(0.1)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        _, stderr = proc.communicate(timeout=timeout)
+        timed_out = False
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, 9)
+        _, stderr = proc.communicate()
+        timed_out = True
+    watcher.join()
+    return {"result": json.loads(out.read_text()) if out.is_file() else None,
+            "returncode": proc.returncode, "timed_out": timed_out, "stderr": stderr.decode()[-2000:],
+            "seconds": time.monotonic() - started, "suites_peak_bytes": peak[0]}
+
+
+# --------------------------------------------------------------------------------------------
+# Files that are not regular files, inside scratchcnn/ (issue 14, attack 5: still open).
+
+
+@pytest.mark.xfail(strict=True, reason="grade.submission_seed reads every scratchcnn/**/*.py "
+                   "with Path.read_bytes: a FIFO blocks it forever (the batch hangs)")
+def test_a_fifo_in_the_package_does_not_hang_grade(tmp_path, mnist_dir):
+    folder = stubs_with(tmp_path, "conv.py", "")
+    os.mkfifo(folder / "scratchcnn" / "zz.py")
+    run = grade_measured(folder, "1", tmp_path, timeout=120.0)
+    assert not run["timed_out"], "cnnkit grade still runs after 120 s (a 1-phase grading)"
+    assert run["result"]["phases"][0]["score"] == 0
+
+
+@pytest.mark.xfail(strict=True, reason="grade.submission_seed follows a *.py link to /dev/zero "
+                   "and reads it to MemoryError, outside grade()'s error handling: no grade")
+def test_a_link_to_dev_zero_in_the_package_is_the_students_zero(tmp_path, mnist_dir):
+    folder = stubs_with(tmp_path, "conv.py", "")
+    (folder / "scratchcnn" / "zz.py").symlink_to("/dev/zero")
+    # The address-space cap makes the read fail in seconds instead of eating the machine's RAM.
+    run = grade_measured(folder, "1", tmp_path, timeout=120.0, address_space=3 * 1024**3)
+    assert run["returncode"] == 0, run["stderr"]
+    assert run["result"]["phases"][0]["score"] == 0
+
+
+# --------------------------------------------------------------------------------------------
+# Student outputs that make the grading process itself use memory (measured: see each reason).
+
+STEP_LOG_FLOOD = '''
+def train_epoch(model, optimizer, x, y, **kwargs):
+    """Without training: the harness' step log (found in the closure of model.forward) reports
+    30 million distinct rows; the grader's failure message builds set(rows.tolist())."""
+    for cell in getattr(model.forward, "__closure__", None) or ():
+        log = cell.cell_contents
+        if type(log).__name__ == "StepLog":
+            n = 30_000_000
+            log.outputs = lambda: [("steps.rows", np.arange(n, dtype=np.int64)),
+                                   ("steps.sizes", np.array([n], dtype=np.int64)),
+                                   ("steps.lr", np.array([0.05]))]
+    return {"loss": 0.0, "accuracy": 0.0}
+'''
+
+TOLIST_FLOOD = '''
+_GUIDE = [("conv", 3, 1), ("pool", 2, 2), ("conv", 3, 1), ("pool", 2, 2), ("conv", 3, 1)]
+
+
+def receptive_field(layers):
+    """Right on the guide's example (so test_returns_ints gets to its dtype check), 256 MiB of
+    floats elsewhere: the failure message is built from got.tolist()."""
+    if [tuple(layer) for layer in layers] == _GUIDE:
+        return [3, 4, 8, 10, 18]
+    return np.arange((256 * 1024**2 - 4096) // 8, dtype=np.float64)
+'''
+
+PLAIN_FLOOD = '''
+_GUIDE = [("conv", 3, 1), ("pool", 2, 2), ("conv", 3, 1), ("pool", 2, 2), ("conv", 3, 1)]
+
+
+def receptive_field(layers):
+    """One plain 250 MiB int array: within the job's 256 MiB result bound."""
+    if [tuple(layer) for layer in layers] == _GUIDE:
+        return [3, 4, 8, 10, 18]
+    return np.arange(250 * 1024**2 // 8, dtype=np.int64) % 7
+'''
+
+
+@pytest.mark.parametrize("phase, file, code", [
+    pytest.param("9", "train.py", STEP_LOG_FLOOD, id="phase9-step-log-rows", marks=pytest.mark.xfail(
+        strict=True, reason="measured 3,357 MiB in the suites' pytest (test_phase9."
+        "recorded_steps: len(set(rows.tolist())) on 30M forged rows)")),
+    pytest.param("11", "model.py", TOLIST_FLOOD, id="phase11-tolist", marks=pytest.mark.xfail(
+        strict=True, reason="measured 2,180 MiB in the suites' pytest (test_phase11."
+        "test_returns_ints: f'{got.tolist()}' of a 256 MiB float array, then cut to 600 chars)")),
+    pytest.param("11", "model.py", PLAIN_FLOOD, id="plain-250MiB-output", marks=pytest.mark.xfail(
+        strict=True, reason="measured 868 MiB in the suites' pytest: the job's 256 MiB result "
+        "bound costs ~3x in the grading process (frame chunks + join, then np.load's copy)")),
+])
+def test_student_outputs_keep_the_grading_process_within_gradescope_memory(
+        tmp_path, mnist_dir, phase, file, code):
+    run = grade_measured(stubs_with(tmp_path, file, code), phase, tmp_path)
+    assert run["result"] is not None, run["stderr"]
+    assert run["suites_peak_bytes"] > 0, "the suites' pytest process was never seen"
+    assert run["suites_peak_bytes"] <= GRADESCOPE_BYTES, (
+        f"the grading process peaked at {run['suites_peak_bytes'] / 1024**2:,.0f} MiB")
