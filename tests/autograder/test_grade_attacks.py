@@ -298,3 +298,41 @@ def test_a_submission_fits_gradescope_memory_with_forked_processes(tmp_path, mni
     assert run["result"] is not None, run["stderr"]
     assert run["tree_peak_bytes"] <= GRADESCOPE_BYTES, (
         f"the grading's processes held {run['tree_peak_bytes'] / 1024**2:,.0f} MiB at once")
+
+
+# --------------------------------------------------------------------------------------------
+# Fixed answers (issue 14, attack 7: still open). The corpus' guide-answer tricks are run as
+# test_grade_tricks.py runs them, but held to the issue's rule: no point for a fixed input.
+
+GUIDE_ONLY_RECEPTIVE_FIELD = '''
+def receptive_field(layers):
+    """The guide's worked example, copied; zeros elsewhere."""
+    if [tuple(layer) for layer in layers] == [("conv", 3, 1), ("pool", 2, 2), ("conv", 3, 1),
+                                              ("pool", 2, 2), ("conv", 3, 1)]:
+        return [3, 4, 8, 10, 18]
+    return [0] * len(layers)
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="the guide/hand-example tests carry points on fixed "
+                   "inputs: 1.82 (Phase 1), 2.22 (4), 2.22 (5), 3.00 of 5 (11: the guide test and "
+                   "test_returns_ints) measured here; with Phases 2, 3 and 10 (1.25, 1.36, 0.50 "
+                   "by weight) 12.37 points in all")
+@pytest.mark.parametrize("entry", ["trick_guide_answers_conv", "trick_guide_answers_pool",
+                                   "receptive_field"])
+def test_fixed_answers_earn_no_points(entry, tmp_path, mnist_dir):
+    from test_grade_corpus import CORPUS, Entry
+    from test_grade_tricks import drop_definitions
+
+    from cnnkit.autograder.grade import grade
+
+    if entry == "receptive_field":
+        folder, numbers = stubs_with(tmp_path, "model.py", GUIDE_ONLY_RECEPTIVE_FIELD), [11]
+    else:
+        trick = Entry.read(CORPUS / "tricks" / f"{entry}.py")
+        folder = stubs_with(tmp_path, trick.meta["file"], "")
+        drop_definitions(folder / "scratchcnn" / trick.meta["file"], {
+            "conv2d_forward_naive", "max_pool_forward", "max_pool_backward"})
+        folder, numbers = trick.apply(folder), list(trick.meta["phases"])
+    result = grade(folder, numbers)
+    assert {p["phase"]: p["score"] for p in result["phases"]} == {n: 0 for n in numbers}
