@@ -359,3 +359,22 @@ def test_a_zip_with_a_million_entries_is_refused_before_it_is_parsed(tmp_path):
     assert os.waitstatus_to_exitcode(status) == 0
     peak = usage.ru_maxrss * 1024
     assert peak <= 256 * 1024**2, f"cnnkit grade peaked at {peak / 1024**2:,.0f} MiB"
+
+
+# --------------------------------------------------------------------------------------------
+# Folder submissions (grade-all, Gradescope's extracted upload, git clones) have no size cap.
+
+
+@pytest.mark.xfail(strict=True, reason="grade.submission_seed reads every *.py whole and "
+                   "concatenates it: a sparse 1 GiB scratchcnn/big.py (88 KB on disk) measured "
+                   "2,098 MiB in cnnkit grade; stage_submission copies any size into every job")
+def test_a_huge_file_in_a_folder_submission_is_refused_with_bounded_memory(tmp_path, mnist_dir):
+    folder = stubs_with(tmp_path, "conv.py", "")
+    with open(folder / "scratchcnn" / "big.py", "wb") as out:
+        out.truncate(1024**3)  # sparse: no disk used
+    proc = subprocess.Popen([sys.executable, "-c", GRADE, "grade", str(folder), "--phases", "1"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    peak = usage.ru_maxrss * 1024
+    assert peak <= 512 * 1024**2, f"cnnkit grade peaked at {peak / 1024**2:,.0f} MiB"
