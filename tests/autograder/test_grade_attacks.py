@@ -39,10 +39,11 @@ def stubs_with(tmp_path: Path, file: str, code: str) -> Path:
     return folder
 
 
-def _vm_hwm_kib(pid: int) -> int:
+def _status_kib(pid: int, field: str) -> int:
+    """A memory figure of /proc/PID/status ("VmHWM", "VmRSS") in KiB; 0 for a gone process."""
     try:
         with open(f"/proc/{pid}/status") as status:
-            return next((int(line.split()[1]) for line in status if line.startswith("VmHWM")), 0)
+            return next((int(line.split()[1]) for line in status if line.startswith(field)), 0)
     except OSError:
         return 0
 
@@ -52,14 +53,6 @@ def _parent(pid: int) -> int:
         with open(f"/proc/{pid}/stat") as stat:
             return int(stat.read().rsplit(")", 1)[1].split()[1])
     except (OSError, IndexError, ValueError):
-        return 0
-
-
-def _vm_rss_kib(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            return next((int(line.split()[1]) for line in status if line.startswith("VmRSS")), 0)
-    except OSError:
         return 0
 
 
@@ -115,10 +108,10 @@ def grade_measured(folder: Path, phases: str, tmp_path: Path, timeout: float = 3
     def watch():
         while proc.poll() is None:
             tree = _tree(proc.pid)
-            total[0] = max(total[0], 1024 * sum(_vm_rss_kib(pid) for pid in tree))
+            total[0] = max(total[0], 1024 * sum(_status_kib(pid, "VmRSS") for pid in tree))
             for pid in tree:
                 if _is_suites_pytest(pid, proc.pid):
-                    peak[0] = max(peak[0], _vm_hwm_kib(pid) * 1024)
+                    peak[0] = max(peak[0], _status_kib(pid, "VmHWM") * 1024)
             time.sleep(0.1)
 
     watcher = threading.Thread(target=watch, daemon=True)
@@ -135,6 +128,16 @@ def grade_measured(folder: Path, phases: str, tmp_path: Path, timeout: float = 3
             "returncode": proc.returncode, "timed_out": timed_out, "stderr": stderr.decode()[-2000:],
             "seconds": time.monotonic() - started, "suites_peak_bytes": peak[0],
             "tree_peak_bytes": total[0]}
+
+
+def grade_peak_bytes(submission: Path) -> int:
+    """The peak resident memory of `cnnkit grade submission --phases 1` (its largest process),
+    which must end normally."""
+    proc = subprocess.Popen([sys.executable, "-c", GRADE, "grade", str(submission), "--phases",
+                             "1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    return usage.ru_maxrss * 1024
 
 
 # --------------------------------------------------------------------------------------------
@@ -353,11 +356,7 @@ def test_a_zip_with_a_million_entries_is_refused_before_it_is_parsed(tmp_path):
         archive.writestr("scratchcnn/__init__.py", "")
         for i in range(800_000):  # 75 MB of entries
             archive.writestr(f"d/{i:07d}", b"")
-    proc = subprocess.Popen([sys.executable, "-c", GRADE, "grade", str(path), "--phases", "1"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
-    peak = usage.ru_maxrss * 1024
+    peak = grade_peak_bytes(path)
     assert peak <= 256 * 1024**2, f"cnnkit grade peaked at {peak / 1024**2:,.0f} MiB"
 
 
@@ -372,9 +371,5 @@ def test_a_huge_file_in_a_folder_submission_is_refused_with_bounded_memory(tmp_p
     folder = stubs_with(tmp_path, "conv.py", "")
     with open(folder / "scratchcnn" / "big.py", "wb") as out:
         out.truncate(1024**3)  # sparse: no disk used
-    proc = subprocess.Popen([sys.executable, "-c", GRADE, "grade", str(folder), "--phases", "1"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
-    peak = usage.ru_maxrss * 1024
+    peak = grade_peak_bytes(folder)
     assert peak <= 512 * 1024**2, f"cnnkit grade peaked at {peak / 1024**2:,.0f} MiB"
