@@ -1,10 +1,8 @@
-"""receptive_field returns a tuple of differently shaped items, (1, [2, 3]): the suite's
-`returned` stacks the tuple's outputs with np.array, which raises ValueError (inhomogeneous
-shape), so the instructor gets a grader "error" instead of the student a failed test."""
+"""receptive_field returns a tuple of differently shaped items, (1, [2, 3]): a failed test for
+the student (the suite stacked them with np.array once, a ValueError: a grader "error")."""
 
 ENTRY = {"phases": (11,), "file": "model.py", "status": ("failed",),
-         "gap": "test_phase11.returned: np.array of ragged tuple items raises ValueError, a "
-                "grader error (status 'error') for a student's malformed return value"}
+         "feedback": "must return one number per layer"}
 
 
 def receptive_field(layers):
