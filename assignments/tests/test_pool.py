@@ -50,6 +50,33 @@ def test_output_shape_and_channels_independent(shape, size, stride, forward, red
     assert_close(out[-1, -1, -1, -1], reduce(last), f"{forward.__name__}(x {shape}) last window")
 
 
+REGIMES = {  # the kinds of values a max-pool must handle: name -> (rng, shape) -> values
+    "mixed signs": lambda rng, shape: rng.standard_normal(shape),
+    "all-negative windows": lambda rng, shape: -rng.uniform(0.5, 5.0, shape),
+    "ties and plateaus": lambda rng, shape: rng.integers(-2, 2, shape).astype(np.float64),
+    "large magnitudes": lambda rng, shape: rng.standard_normal(shape) * 1e12,
+    "tiny magnitudes": lambda rng, shape: rng.standard_normal(shape) * 1e-12,
+}
+
+
+@pytest.mark.phase4
+@pytest.mark.parametrize("regime", REGIMES)
+@pytest.mark.parametrize("shape, size, stride", [((2, 3, 6, 7), 2, 2), ((1, 1, 7, 5), 3, 2),
+                                                 ((2, 2, 5, 6), 2, 1), ((1, 2, 8, 7), 2, 3)])
+def test_every_window_in_every_regime(shape, size, stride, regime):
+    """Each output is its window's maximum, whatever the values: negative, tied, huge, tiny."""
+    x = REGIMES[regime](np.random.default_rng(9), shape)
+    out, _ = max_pool_forward(x, size=size, stride=stride)
+    Ho, Wo = (shape[2] - size) // stride + 1, (shape[3] - size) // stride + 1
+    expected = np.empty((*shape[:2], Ho, Wo))
+    for oh in range(Ho):
+        for ow in range(Wo):
+            window = x[:, :, oh * stride:oh * stride + size, ow * stride:ow * stride + size]
+            expected[:, :, oh, ow] = window.max(axis=(2, 3))
+    assert_close(out, expected, f"max_pool_forward(x {shape} {regime}, size={size}, "
+                                f"stride={stride}) out", rtol=0, atol=0)
+
+
 @pytest.mark.phase4
 def test_forward_keeps_float32_and_input():
     x = np.random.default_rng(1).standard_normal((2, 2, 4, 4)).astype(np.float32)
