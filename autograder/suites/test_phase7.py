@@ -14,6 +14,8 @@ PATCHES = ()
 def build_job(job, rng):
     dense = [(rng.standard_normal((n, d)), rng.standard_normal((d, m)), rng.standard_normal(m),
               rng.standard_normal((n, m))) for n, d, m in [(1, 3, 2), (5, 7, 4), (16, 40, 10)]]
+    x, w, b, _ = dense[1]  # float32 inputs with float64 parameters: out keeps x's dtype
+    job.call("dense-f32", "layers.dense_forward", x.astype(np.float32), w, b, select=[0])
     for i, (x, w, b, dout) in enumerate(dense):
         job.fwd_bwd(f"dense-{i}", "layers.dense_forward", "layers.dense_backward", [x, w, b], {},
                     dout)
@@ -26,7 +28,11 @@ def build_job(job, rng):
                 [relu_x.astype(np.float32)], {}, relu_dout.astype(np.float32))
     losses = [(rng.standard_normal((8, 10)) * 3, rng.integers(0, 10, 8)),
               (np.array([[1000.0, 0.0, -1000.0], [0.0, 800.0, 0.0]]), np.array([1, 0])),
-              (rng.standard_normal((1, 4)), np.array([3]))]
+              (rng.standard_normal((1, 4)), np.array([3])),
+              # rows far apart: shifting by the batch's largest logit, not each row's own,
+              # underflows the low row's exp() to 0
+              (rng.standard_normal((3, 5)) + np.array([[1000.0], [-1000.0], [0.0]]),
+               rng.integers(0, 5, 3))]
     for i, (logits, y) in enumerate(losses):
         job.call(f"loss-{i}", "layers.softmax_cross_entropy", logits, y, after=(0, 1))
     job.call("loss-f32", "layers.softmax_cross_entropy", losses[0][0].astype(np.float32),
@@ -71,6 +77,17 @@ def test_softmax_cross_entropy(student):
         expect_close(student(f"loss-{i}", "1"), dlogits, f"{what} dlogits",
                      mistakes=[Mistake("dlogits is not divided by N (the loss is a mean)",
                                        dlogits * len(y))])
+
+
+@points(1)
+def test_dense_float32(student):
+    """dense_forward: float32 x with float64 w and b gives float32 out"""
+    x, w, b, _ = student.cases["dense"][1]
+    x = x.astype(np.float32)
+    expected = x.astype(np.float64) @ w + b
+    expect_close(student("dense-f32", "0"), expected, "dense_forward(x float32, w and b float64) out",
+                 dtype=np.float32, rtol=0,
+                 atol=float_bound(np.float32, x.shape[1] + 1, np.abs(x) @ np.abs(w) + np.abs(b)))
 
 
 @points(1)
