@@ -3,7 +3,9 @@ Phase 10 (average and global average pooling)."""
 
 import numpy as np
 import pytest
-from helpers import assert_close, assert_gradient, distinct_values, needs, numerical_gradient
+from helpers import (
+    assert_close, assert_gradient, distinct_values, needs, numerical_gradient, stale_memory,
+)
 
 from scratchcnn.layers import Dense, Flatten
 from scratchcnn.pool import (
@@ -99,6 +101,21 @@ def test_ties_go_to_the_first_maximum():
     _, cache = needs(max_pool_forward, image([[5, 5], [5, 5]]))
     dx = max_pool_backward(np.ones((1, 1, 1, 1)), cache)
     assert_close(dx, image([[1, 0], [0, 0]]), "max_pool_backward on a window of ties dx")
+
+
+@pytest.mark.phase5
+@pytest.mark.parametrize("H, W", [(7, 6), (6, 5)])
+def test_pixels_outside_every_window_get_zero(H, W):
+    """Size 2, stride 2 on an odd height or width: the last row or column is in no window, and
+    its dx is 0."""
+    x = distinct_values(np.random.default_rng(4), (2, 3, H, W))
+    _, cache = needs(max_pool_forward, x, 2, 2)
+    stale_memory(x.nbytes)  # dx must be zeroed, not taken as np.empty left it
+    dx = max_pool_backward(np.ones((2, 3, H // 2, W // 2)), cache)
+    what = f"max_pool_backward(x (2, 3, {H}, {W}), size=2, stride=2) dx"
+    assert_close(dx[:, :, 2 * (H // 2):], np.zeros((2, 3, H % 2, W)), f"{what}, last row")
+    assert_close(dx[:, :, :, 2 * (W // 2):], np.zeros((2, 3, H, W % 2)), f"{what}, last column")
+    assert_close(dx.sum(axis=(2, 3)), np.full((2, 3), (H // 2) * (W // 2)), f"{what}, sum per map")
 
 
 @pytest.mark.phase5
