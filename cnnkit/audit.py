@@ -134,7 +134,8 @@ def battery_difference(folder: Path, number: int, ident: str, seeds=BATTERY_SEED
 def compare(got: tuple[str, dict], expected: tuple[str, dict]) -> str:
     """What differs between two calls' (status, outputs), or ""."""
     if got[0] != expected[0] or got[1].keys() != expected[1].keys():
-        return f"status {got[0]} outputs {sorted(got[1])}, reference {expected[0]} {sorted(expected[1])}"
+        return (f"status {got[0]} outputs {sorted(got[1])}, "
+                f"reference {expected[0]} {sorted(expected[1])}")
     for name, want in expected[1].items():
         a, b = np.asarray(got[1][name]), np.asarray(want)
         if a.dtype == object or b.dtype == object:
@@ -213,7 +214,8 @@ def register(subparsers) -> None:
         "audit", help="measure the suites with mutants of the reference (maintainers)")
     parser.add_argument("--phases", help="comma-separated phase numbers (default: every phase)")
     parser.add_argument("--public", action="store_true",
-                        help="grade with the public tests (as `cnnkit check`), not the hidden suites")
+                        help="grade with the public tests (as `cnnkit check`), not the hidden "
+                             "suites")
     parser.add_argument("--jobs", type=int, default=1, help="mutants graded at a time")
     parser.add_argument("--sample", type=int, metavar="K",
                         help="only K mutants per phase, spread evenly (a fixed choice)")

@@ -87,8 +87,8 @@ def variants(node: ast.AST) -> list[tuple[str, ast.AST]]:
     elif isinstance(node, ast.AugAssign):
         found.append(("+= <-> =", ast.Assign([node.target], node.value, lineno=0)))
         if type(node.op) in BINOP_SWAPS:
-            found.append(("arithmetic swap", ast.AugAssign(node.target,
-                                                           BINOP_SWAPS[type(node.op)](), node.value)))
+            swapped = BINOP_SWAPS[type(node.op)]()
+            found.append(("arithmetic swap", ast.AugAssign(node.target, swapped, node.value)))
     elif isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Subscript) \
             and len(node.targets) == 1:
         found.append(("= <-> +=", ast.AugAssign(node.targets[0], ast.Add(), node.value)))

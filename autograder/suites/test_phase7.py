@@ -85,8 +85,8 @@ def test_dense_float32(student):
     x, w, b, _ = student.cases["dense"][1]
     x = x.astype(np.float32)
     expected = x.astype(np.float64) @ w + b
-    expect_close(student("dense-f32", "0"), expected, "dense_forward(x float32, w and b float64) out",
-                 dtype=np.float32, rtol=0,
+    expect_close(student("dense-f32", "0"), expected,
+                 "dense_forward(x float32, w and b float64) out", dtype=np.float32, rtol=0,
                  atol=float_bound(np.float32, x.shape[1] + 1, np.abs(x) @ np.abs(w) + np.abs(b)))
 
 
