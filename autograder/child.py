@@ -85,8 +85,11 @@ import socket
 import sys
 import traceback
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # wire.py, bound beside this file
-import wire  # noqa: E402
+if __package__:  # imported by the trusted side (cnnkit audit)
+    from . import wire
+else:  # the harness, run as a file in the sandbox: wire.py is bound beside it
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import wire
 
 # Captured before any student code runs, so that replacing these names later (np.save = ...,
 # json.dumps = ...) does not reach the harness' own sending.

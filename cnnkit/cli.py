@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import bench, check, compare, handin, release, train
+from . import audit, bench, check, compare, handin, release, train
 from .autograder import batch, grade, gradescope_zip
 from .autograder.nbgrader import cli as nbgrader_cli
 from .data import cli as data_cli
 
-COMMANDS = (check, compare, handin, release, train, bench, grade, batch, gradescope_zip, nbgrader_cli, data_cli)
+COMMANDS = (check, compare, handin, release, train, bench, grade, batch, gradescope_zip,
+            nbgrader_cli, data_cli, audit)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -62,3 +62,10 @@ def assert_gradient(analytic, numeric, what, tolerance=1e-6):
 def distinct_values(rng, shape):
     """Random float64 values 0.01 apart or more: no ties, so max-pool is differentiable."""
     return rng.permutation(int(np.prod(shape))).reshape(shape) * 0.01 - 0.5
+
+
+def stale_memory(nbytes, copies=8):
+    """Allocate and free a few NaN-filled blocks of `nbytes`: the next np.empty of that size
+    likely reuses one, so a result left partly unwritten shows up as NaN instead of zeros."""
+    blocks = [np.full(max(nbytes // 8, 1), np.nan) for _ in range(copies)]
+    del blocks

@@ -21,7 +21,28 @@ CASES = [  # (x shape, w shape, stride, padding): rectangular kernels, non-squar
     ((2, 3, 7, 6), (4, 3, 3, 2), 1, 0),
     ((2, 3, 7, 6), (4, 3, 3, 2), 2, 1),
     ((1, 2, 8, 9), (3, 2, 2, 3), 3, 2),
+    ((1, 1, 5, 8), (1, 1, 3, 2), 2, 1),  # N = C = F = 1
+    ((3, 2, 6, 5), (2, 2, 2, 2), 1, 2),
 ]
+
+
+def contract_entries(x_shape, kh, kw, stride, padding):
+    """Every entry of the contract's cols: (row, column, (n, c, h, w) in the padded x).
+
+    Row r = c*kh*kw + i*kw + j (channel, then kernel row, then kernel column); column
+    k = n*Ho*Wo + oh*Wo + ow (image, then output row, then output column); the entry is
+    x_padded[n, c, oh*stride + i, ow*stride + j].
+    """
+    N, C, H, W = x_shape
+    Ho, Wo = (H + 2 * padding - kh) // stride + 1, (W + 2 * padding - kw) // stride + 1
+    for c in range(C):
+        for i in range(kh):
+            for j in range(kw):
+                for n in range(N):
+                    for oh in range(Ho):
+                        for ow in range(Wo):
+                            yield (c * kh * kw + i * kw + j, n * Ho * Wo + oh * Wo + ow,
+                                   (n, c, oh * stride + i, ow * stride + j))
 
 
 def random_conv(rng, x_shape, w_shape, dtype=np.float64):
@@ -91,19 +112,20 @@ def test_im2col_with_padding_reads_zeros():
 @pytest.mark.phase2
 @pytest.mark.parametrize("x_shape, w_shape, stride, padding", CASES)
 def test_im2col_layout(x_shape, w_shape, stride, padding):
-    """Row r = c*kh*kw + i*kw + j; column k = n*Ho*Wo + oh*Wo + ow."""
+    """Every entry: row r = c*kh*kw + i*kw + j; column k = n*Ho*Wo + oh*Wo + ow."""
     x = np.random.default_rng(4).standard_normal(x_shape)
     N, C, H, W = x_shape
     kh, kw = w_shape[2:]
     cols = im2col(x, kh, kw, stride=stride, padding=padding)
     Ho, Wo = (H + 2 * padding - kh) // stride + 1, (W + 2 * padding - kw) // stride + 1
+    call = f"im2col(x {x_shape}, {kh}, {kw}, stride={stride}, padding={padding})"
     assert cols.shape == (C * kh * kw, N * Ho * Wo), (
-        f"im2col(x {x_shape}, {kh}, {kw}, stride={stride}, padding={padding}): expected shape "
-        f"{(C * kh * kw, N * Ho * Wo)}, got {cols.shape}")
+        f"{call}: expected shape {(C * kh * kw, N * Ho * Wo)}, got {cols.shape}")
     xpad = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
-    n, c, i, j, oh, ow = N - 1, C - 1, kh - 1, kw - 1, Ho - 1, Wo - 1  # the last entry
-    assert cols[c * kh * kw + i * kw + j, n * Ho * Wo + oh * Wo + ow] == \
-        xpad[n, c, oh * stride + i, ow * stride + j], "im2col: the last row/column is misplaced"
+    for row, column, (n, c, h, w) in contract_entries(x_shape, kh, kw, stride, padding):
+        assert cols[row, column] == xpad[n, c, h, w], (
+            f"{call}: cols[{row}, {column}] must be x_padded[{n}, {c}, {h}, {w}] (row = "
+            f"c*kh*kw + i*kw + j, column = n*Ho*Wo + oh*Wo + ow), got another value")
 
 
 @pytest.mark.phase2
@@ -146,16 +168,20 @@ def test_col2im_crops_padding():
 
 @pytest.mark.phase3
 @pytest.mark.parametrize("x_shape, w_shape, stride, padding", CASES)
-def test_col2im_is_adjoint_of_im2col(x_shape, w_shape, stride, padding):
-    """<im2col(x), u> == <x, col2im(u)> for every x and u."""
-    rng = np.random.default_rng(7)
-    x = rng.standard_normal(x_shape)
-    cols = needs(im2col, x, *w_shape[2:], stride=stride, padding=padding)
-    u = rng.standard_normal(cols.shape)
-    dx = col2im(u, x_shape, *w_shape[2:], stride=stride, padding=padding)
-    assert_close(np.sum(x * dx), np.sum(cols * u),
-                 f"<x, col2im(u)> for x {x_shape}, kernel {w_shape[2:]}, stride={stride}, "
-                 f"padding={padding}")
+def test_col2im_adds_every_entry_back(x_shape, w_shape, stride, padding):
+    """Every entry of cols is added to the pixel it was read from (the contract's layout, not
+    your im2col's), and the padding is cropped."""
+    kh, kw = w_shape[2:]
+    N, C, H, W = x_shape
+    entries = list(contract_entries(x_shape, kh, kw, stride, padding))
+    u = np.random.default_rng(7).standard_normal((C * kh * kw, len(entries) // (C * kh * kw)))
+    expected = np.zeros((N, C, H + 2 * padding, W + 2 * padding))
+    for row, column, pixel in entries:
+        expected[pixel] += u[row, column]
+    dx = col2im(u, x_shape, kh, kw, stride=stride, padding=padding)
+    assert_close(dx, expected[:, :, padding:padding + H, padding:padding + W],
+                 f"col2im(u {u.shape}, x {x_shape}, {kh}, {kw}, stride={stride}, "
+                 f"padding={padding}) dx")
 
 
 @pytest.mark.phase3

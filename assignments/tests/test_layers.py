@@ -2,7 +2,9 @@
 
 import numpy as np
 import pytest
-from helpers import assert_close, assert_gradient, distinct_values, needs, numerical_gradient
+from helpers import (
+    assert_close, assert_gradient, distinct_values, needs, numerical_gradient, stale_memory,
+)
 
 from scratchcnn.conv import conv2d_forward
 from scratchcnn.layers import (
@@ -26,6 +28,7 @@ def test_flatten_backward_restores_shape():
     assert out.shape == (4, 1600), f"flatten_forward(x (4, 64, 5, 5)): expected shape (4, 1600), " \
                                    f"got {out.shape}"
     dout = np.random.default_rng(1).standard_normal(out.shape)
+    stale_memory(dout.nbytes)  # dx must be written, not added to whatever np.empty held
     dx = flatten_backward(dout, cache)
     assert_close(dx, dout.reshape(x.shape), "flatten_backward(dout (4, 1600)) dx")
 
@@ -35,6 +38,18 @@ def test_dense_forward_hand_example():
     out, _ = dense_forward(np.array([[1.0, 2.0]]), np.array([[1.0, 0.0, 2.0], [3.0, 1.0, 0.0]]),
                            np.array([0.5, 0.0, -1.0]))
     assert_close(out, [[7.5, 2.0, 1.0]], "dense_forward([[1, 2]], w, b) out")
+
+
+@pytest.mark.phase7
+def test_dense_forward_keeps_the_input_dtype():
+    """float32 x with float64 w and b (the layer's own dtype may differ): out is float32."""
+    rng = np.random.default_rng(3)
+    x, w, b = rng.standard_normal((3, 5)).astype(np.float32), rng.standard_normal((5, 4)), \
+        rng.standard_normal(4)
+    out, _ = dense_forward(x, w, b)
+    assert out.dtype == np.float32, f"dense_forward(x float32, w float64): out must be " \
+                                    f"float32 (x's dtype), got {out.dtype}"
+    assert_close(out, x.astype(np.float64) @ w + b, "dense_forward(x float32) out", rtol=1e-5)
 
 
 @pytest.mark.phase7
@@ -72,6 +87,17 @@ def test_softmax_cross_entropy_large_logits_stay_finite():
     loss, dlogits = softmax_cross_entropy(np.array([[1000.0, 0.0], [0.0, 1000.0]]), np.array([0, 0]))
     assert np.isfinite(loss) and np.all(np.isfinite(dlogits)), "overflow: subtract the max logit"
     assert_close(loss, 500.0, "softmax_cross_entropy([[1000, 0], [0, 1000]], [0, 0]) loss")
+
+
+@pytest.mark.phase7
+def test_softmax_cross_entropy_rows_far_apart():
+    """Each row is shifted by its own largest logit: by the batch's, the low row's exp() is 0."""
+    logits = np.array([[1000.0, 999.0], [-1000.0, -1001.0]])
+    loss, dlogits = softmax_cross_entropy(logits, np.array([0, 0]))
+    one_row, _ = softmax_cross_entropy(np.array([[0.0, -1.0]]), np.array([0]))
+    assert np.isfinite(loss) and np.all(np.isfinite(dlogits)), \
+        "underflow: subtract each row's own largest logit, not the batch's"
+    assert_close(loss, one_row, "softmax_cross_entropy(rows [1000, 999] and [-1000, -1001]) loss")
 
 
 @pytest.mark.phase7

@@ -1,7 +1,10 @@
 """What the hidden suites share: the reference, random cases, tolerances, known mistakes.
 
 Inputs are random, drawn from a seed the grader derives from the submission (so the values in
-feedback are not fixed answers to pass around), plus the guide's hand-worked examples.
+feedback are not fixed answers to pass around), from every regime of values (`REGIMES`: mixed
+signs, all negative, ties and plateaus, large and tiny magnitudes) and of shapes (N = 1, C = 1,
+F = 1, non-square inputs and kernels), plus the guide's hand-worked examples. A case's
+description names its regime, so a failure tells the student what to try.
 """
 
 from __future__ import annotations
@@ -23,6 +26,25 @@ TRACE_W = np.array([[[[1.0, 2.0], [3.0, 4.0]]]])
 TRACE_B = np.zeros(1)
 
 
+# The regimes of values every array-in suite draws from: name -> (rng, shape) -> float64 values.
+# Large and tiny stay well inside float32's range (and its products), so one draw serves both.
+REGIMES = {
+    "mixed signs": lambda rng, shape: rng.standard_normal(shape),
+    "all-negative": lambda rng, shape: -rng.uniform(0.5, 5.0, shape),
+    "ties and plateaus": lambda rng, shape: rng.integers(-2, 2, shape).astype(np.float64),
+    "large magnitudes (~1e12)": lambda rng, shape: rng.standard_normal(shape) * 1e12,
+    "tiny magnitudes (~1e-12)": lambda rng, shape: rng.standard_normal(shape) * 1e-12,
+}
+
+# The regimes whose values are of size about 1, where central differences are accurate.
+UNIT_SCALE = ("mixed signs", "all-negative", "ties and plateaus")
+
+
+def draw(rng, shape, regime, dtype=np.float64):
+    """Values of `shape` from the named regime of `REGIMES`, as `dtype`."""
+    return REGIMES[regime](rng, shape).astype(dtype)
+
+
 @dataclass(frozen=True)
 class ConvCase:
     x: np.ndarray
@@ -30,6 +52,7 @@ class ConvCase:
     b: np.ndarray
     stride: int
     padding: int
+    regime: str = "mixed signs"
 
     @property
     def kh(self):
@@ -44,8 +67,8 @@ class ConvCase:
         return {"stride": self.stride, "padding": self.padding}
 
     def __str__(self):
-        return (f"x {self.x.shape} {self.x.dtype}, w {self.w.shape}, stride={self.stride}, "
-                f"padding={self.padding}")
+        return (f"x {self.x.shape} {self.x.dtype} {self.regime}, w {self.w.shape}, "
+                f"stride={self.stride}, padding={self.padding}")
 
     def out_shape(self):
         Ho, Wo = ref.conv.conv_output_shape(self.x.shape, self.kh, self.kw, self.stride,
@@ -54,13 +77,19 @@ class ConvCase:
 
 
 def conv_cases(rng, dtype=np.float64):
-    """Strides 1-3 x padding 0-2, rectangular kernels, non-square inputs, N > 1, C > 1."""
-    shapes = [((2, 3, 7, 6), (4, 3, 3, 2)), ((3, 2, 9, 11), (2, 2, 2, 3)), ((2, 4, 6, 8), (3, 4, 3, 3))]
+    """Strides 1-3 x padding 0-2 on each shape: rectangular kernels, non-square inputs, N > 1 and
+    C > 1, and N = C = F = 1. The values of x cycle through `REGIMES`, so that every stride and
+    padding meets several regimes; w and b have mixed signs."""
+    shapes = [((2, 3, 7, 6), (4, 3, 3, 2)), ((3, 2, 9, 11), (2, 2, 2, 3)),
+              ((2, 4, 6, 8), (3, 4, 3, 3)), ((1, 1, 5, 8), (1, 1, 3, 2))]
+    regimes = itertools.cycle(REGIMES)
     cases = []
     for (x_shape, w_shape), stride, padding in itertools.product(shapes, (1, 2, 3), (0, 1, 2)):
-        cases.append(ConvCase(rng.standard_normal(x_shape).astype(dtype),
+        regime = next(regimes)
+        cases.append(ConvCase(draw(rng, x_shape, regime, dtype),
                               rng.standard_normal(w_shape).astype(dtype),
-                              rng.standard_normal(w_shape[0]).astype(dtype), stride, padding))
+                              rng.standard_normal(w_shape[0]).astype(dtype), stride, padding,
+                              regime))
     return cases
 
 
@@ -147,35 +176,45 @@ class PoolCase:
     x: np.ndarray
     size: int
     stride: int
+    regime: str = "mixed signs"
 
     @property
     def kwargs(self):
         return {"size": self.size, "stride": self.stride}
 
     def __str__(self):
-        return f"x {self.x.shape} {self.x.dtype}, size={self.size}, stride={self.stride}"
+        return (f"x {self.x.shape} {self.x.dtype} {self.regime}, size={self.size}, "
+                f"stride={self.stride}")
 
     def out_shape(self):
         Ho, Wo = ref.conv.conv_output_shape(self.x.shape, self.size, self.size, self.stride, 0)
         return (*self.x.shape[:2], Ho, Wo)
 
 
+POOL_SETTINGS = [((2, 3, 8, 8), 2, 2), ((2, 3, 7, 9), 3, 2), ((2, 2, 6, 7), 2, 1),
+                 ((3, 2, 9, 8), 2, 3), ((2, 2, 7, 7), 3, 1), ((1, 3, 5, 6), 3, 3),
+                 ((1, 1, 5, 8), 2, 2), ((1, 1, 6, 5), 3, 2)]
+
+
 def pool_cases(rng, dtype=np.float64):
-    """Plateaus and ties (small integers), overlapping (stride < size) and gapped windows."""
-    settings = [((2, 3, 8, 8), 2, 2), ((2, 3, 7, 9), 3, 2), ((2, 2, 6, 7), 2, 1),
-                ((3, 2, 9, 8), 2, 3), ((2, 2, 7, 7), 3, 1), ((1, 3, 5, 6), 3, 3)]
-    return [PoolCase(rng.integers(0, 4, shape).astype(dtype), size, stride)
-            for shape, size, stride in settings]
+    """Every window setting (tiling, overlapping stride < size, gapped stride > size; N = C = 1
+    too) in every regime of `REGIMES`: all-negative windows, ties and plateaus, large and tiny."""
+    return [PoolCase(draw(rng, shape, regime, dtype), size, stride, regime)
+            for shape, size, stride in POOL_SETTINGS for regime in REGIMES]
 
 
 def pool_forward_mistakes(case):
     """Known wrong max-pool forwards on this case (windows placed by the wrong step)."""
     x = case.x.astype(np.float64)
-    if case.stride == case.size:
-        return []
     windows = np.lib.stride_tricks.sliding_window_view(x, (case.size, case.size), axis=(2, 3))
-    return [Mistake("windows step by the window size, not by the stride (stride is ignored)",
-                    windows[:, :, ::case.size, ::case.size].max(axis=(4, 5)))]
+    pooled = windows[:, :, ::case.stride, ::case.stride].max(axis=(4, 5))
+    mistakes = [Mistake("the running maximum starts at 0, so an all-negative window gives 0; "
+                        "start from the window's first value (or -inf)", np.maximum(pooled, 0))]
+    if case.stride != case.size:
+        by_size = windows[:, :, ::case.size, ::case.size].max(axis=(4, 5))
+        mistakes.append(Mistake("windows step by the window size, not by the stride (stride is "
+                                "ignored)", by_size))
+    return mistakes
 
 
 def pool_backward_mistakes(case, dout):

@@ -34,10 +34,11 @@ def check(student, kind, select):
 
 @points(2)
 def test_guide_trace(student):
-    """the guide's 2x2-filter trace on the 4x4 input 1..16"""
+    """the guide's 2x2-filter trace on the 4x4 input 1..16, and random inputs at stride 1"""
     expect_close(student("trace"), ref.conv.conv2d_forward_naive(TRACE_X, TRACE_W, TRACE_B),
                  "conv2d_forward_naive(1..16, [[1, 2], [3, 4]])",
                  mistakes=conv_forward_mistakes(ConvCase(TRACE_X, TRACE_W, TRACE_B, 1, 0)))
+    test_stride_one_no_padding(student)  # no points for a fixed answer to the guide's input
 
 
 @points(1)

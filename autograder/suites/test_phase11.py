@@ -93,8 +93,9 @@ def check(student, names):
 
 @points(2)
 def test_guide_example(student):
-    """the guide's conv3, pool2/2, conv3, pool2/2, conv3: [3, 4, 8, 10, 18]"""
+    """the guide's conv3, pool2/2, conv3, pool2/2, conv3: [3, 4, 8, 10, 18], and random stacks"""
     check(student, ["guide"])
+    test_strides_and_kernels(student)  # no points for a fixed answer to the guide's stack
 
 
 @points(2)

@@ -169,7 +169,8 @@ def test_eval_mode(student):
 
 @points(1)
 def test_float32(student):
-    """BatchNorm2D keeps float32: out and dx float32, close to the float64 result"""
+    """BatchNorm2D keeps float32: out, dx and the grads of its float32 gamma and beta float32,
+    close to the float64 result"""
     case = student.cases["f32"]
     layer = reference_layer(case)
     x, dout = (case[k].astype(np.float64) for k in ("x", "dout"))
@@ -181,3 +182,9 @@ def test_float32(student):
                  dtype=np.float32, rtol=0, atol=bound)
     expect_close(student("f32", "dx"), dx, f"{LAYER}.backward dx (float32)", dtype=np.float32,
                  rtol=0, atol=float_bound(np.float32, M, np.abs(dx) + np.abs(dout).max()))
+    x_hat = (x - x.mean(axis=AXES, keepdims=True)) / np.sqrt(x.var(axis=AXES, keepdims=True) + EPS)
+    sizes = {"gamma": np.abs(dout * x_hat).sum(axis=AXES), "beta": np.abs(dout).sum(axis=AXES)}
+    for key, size in sizes.items():
+        expect_close(student("f32", f"grads.{key}"), layer.grads[key],
+                     f"{LAYER}.grads[{key!r}] (float32 params)", dtype=np.float32, rtol=0,
+                     atol=float_bound(np.float32, M, size + 1))

@@ -64,9 +64,10 @@ def test_im2col_float32(student):
 
 @points(1)
 def test_forward_guide_trace(student):
-    """conv2d_forward: the guide's 2x2-filter trace"""
+    """conv2d_forward: the guide's 2x2-filter trace, and random inputs at stride 1"""
     expect_close(student("trace", "0"), ref.conv.conv2d_forward_naive(TRACE_X, TRACE_W, TRACE_B),
                  "conv2d_forward(1..16, [[1, 2], [3, 4]]) out")
+    test_forward_stride_one(student)  # no points for a fixed answer to the guide's input
 
 
 @points(1)

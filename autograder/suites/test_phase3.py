@@ -7,10 +7,10 @@ opaque): that forward has to run, not to be right.
 
 import numpy as np
 
-from cnnkit.autograder.suite import expect_close, float_bound, points
+from cnnkit.autograder.suite import expect_close, expect_unmodified, float_bound, points
 from cnnkit.autograder.suites.common import (
-    TRACE_B, TRACE_W, TRACE_X, col2im_mistakes, conv_cases, expect_gradient, numerical_gradient,
-    ref,
+    TRACE_B, TRACE_W, TRACE_X, UNIT_SCALE, col2im_mistakes, conv_cases, expect_gradient,
+    numerical_gradient, ref,
 )
 
 PHASE = 3
@@ -28,7 +28,7 @@ def build_job(job, rng):
             douts[kind, i] = (rng.standard_normal(cols.shape).astype(case.x.dtype),
                               rng.standard_normal(case.out_shape()).astype(case.x.dtype))
             job.call(f"col2im-{kind}-{i}", "conv.col2im", douts[kind, i][0], case.x.shape,
-                     case.kh, case.kw, **case.kwargs)
+                     case.kh, case.kw, **case.kwargs, after=(0,))
             job.fwd_bwd(f"bwd-{kind}-{i}", "conv.conv2d_forward", "conv.conv2d_backward",
                         [case.x, case.w, case.b], case.kwargs, douts[kind, i][1])
     return {"cases": cases, "douts": douts}
@@ -87,12 +87,13 @@ def test_col2im_float32(student):
 
 @points(1)
 def test_backward_guide_trace(student):
-    """conv2d_backward: the guide's trace, dL/dY = ones"""
+    """conv2d_backward: the guide's trace, dL/dY = ones, and random inputs at stride 1"""
     _, cache = ref.conv.conv2d_forward(TRACE_X, TRACE_W, TRACE_B)
     dx, dw, db = ref.conv.conv2d_backward(np.ones((1, 1, 3, 3)), cache)
     expect_close(student("trace", "backward.1"), dw, "conv2d_backward (guide's trace) dL/dW")
     expect_close(student("trace", "backward.0"), dx, "conv2d_backward (guide's trace) dL/dX")
     expect_close(student("trace", "backward.2"), db, "conv2d_backward (guide's trace) dL/db")
+    test_backward_stride_one(student)  # no points for a fixed answer to the guide's input
 
 
 @points(2)
@@ -117,7 +118,7 @@ def test_backward_float32(student):
 def test_backward_numerical_gradient(student):
     """conv2d_backward: agrees with numerical gradients (stride 2, padding 1)"""
     i, case = next((i, c) for i, c in enumerate(student.cases["cases"]["f64"])
-                   if c.stride == 2 and c.padding == 1)
+                   if c.stride == 2 and c.padding == 1 and c.regime in UNIT_SCALE)
     dout = student.cases["douts"]["f64", i][1]
     forward = {
         "dx": lambda v: ref.conv.conv2d_forward(v, case.w, case.b, **case.kwargs)[0],
@@ -127,3 +128,11 @@ def test_backward_numerical_gradient(student):
     for k, (name, at) in enumerate(zip(forward, (case.x, case.w, case.b))):
         expect_gradient(student(f"bwd-f64-{i}", f"backward.{k}"),
                         numerical_gradient(forward[name], at, dout), f"conv2d_backward({case}) {name}")
+
+
+@points(1)
+def test_col2im_input_not_modified(student):
+    """col2im leaves cols as it was"""
+    test_col2im_stride_one(student)  # no credit for leaving cols alone without working
+    for (kind, i), (cols, _) in student.cases["douts"].items():
+        expect_unmodified(student, f"col2im-{kind}-{i}", (cols,), f"col2im(cols {cols.shape})")

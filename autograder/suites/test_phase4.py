@@ -38,11 +38,13 @@ def check(student, kind, select):
 
 @points(2)
 def test_guide_examples(student):
-    """the guide's 4x4 examples, stride 2 and stride 1"""
+    """the guide's 4x4 examples, stride 2 and stride 1, and random inputs with those windows"""
     for name, (rows, stride) in GUIDE.items():
         expected, _ = ref.pool.max_pool_forward(np.array(rows, float)[None, None], 2, stride)
         expect_close(student(name, "0"), expected, f"max_pool_forward({rows}, size=2, "
                                                    f"stride={stride}) out")
+    test_non_overlapping_windows(student)  # no points for fixed answers to the guide's inputs
+    test_overlapping_windows(student)
 
 
 @points(2)

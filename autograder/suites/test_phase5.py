@@ -50,9 +50,10 @@ def check(student, kind, select):
 
 @points(2)
 def test_guide_routing(student):
-    """the guide's routing example: [[1, 4], [2, 3]], dL/dout = 0.5"""
+    """the guide's routing example: [[1, 4], [2, 3]], dL/dout = 0.5, and random windows"""
     expect_close(student("routing", "backward"), [[[[0, 0.5], [0, 0]]]],
                  "max_pool_backward([[1, 4], [2, 3]], dL/dout = 0.5) dx")
+    test_ties_and_plateaus(student)  # no points for a fixed answer to the guide's input
 
 
 @points(2)

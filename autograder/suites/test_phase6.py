@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from cnnkit.autograder.suite import expect_close, points
+from cnnkit.autograder.suite import expect_close, expect_unmodified, points
 
 PHASE = 6
 PATCHES = ()
@@ -14,6 +14,7 @@ def build_job(job, rng):
              for shape in SHAPES]
     for i, (x, dout) in enumerate(cases):
         job.fwd_bwd(f"case-{i}", "layers.flatten_forward", "layers.flatten_backward", [x], {}, dout)
+        job.call(f"case-{i}-x", "layers.flatten_forward", x, select=[0], after=(0,))
     job.fwd_bwd("f32", "layers.flatten_forward", "layers.flatten_backward",
                 [cases[0][0].astype(np.float32)], {}, cases[0][1].astype(np.float32))
     return cases
@@ -43,3 +44,11 @@ def test_float32(student):
                  "flatten_forward(x float32) out", atol=0, rtol=0, dtype=np.float32)
     expect_close(student("f32", "backward"), dout.astype(np.float32).reshape(x.shape),
                  "flatten_backward(dout float32) dx", atol=0, rtol=0, dtype=np.float32)
+
+
+@points(1)
+def test_inputs_not_modified(student):
+    """flatten_forward leaves x as it was (its shape too: reshape, don't set x.shape)"""
+    test_forward_row_major(student)  # no credit for leaving x alone without working
+    for i, (x, _) in enumerate(student.cases):
+        expect_unmodified(student, f"case-{i}-x", (x,), f"flatten_forward(x {x.shape})")

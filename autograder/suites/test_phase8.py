@@ -36,31 +36,39 @@ def reference_model(params):
 
 
 def build_job(job, rng):
+    # Each layer and the model run forward twice (an earlier batch, then the checked one) before
+    # backward, so that state kept from an earlier call instead of the last one is caught.
     conv = {"x": rng.standard_normal((2, 3, 7, 6)), "w": rng.standard_normal((4, 3, 3, 2)),
             "b": rng.standard_normal(4), "dout": rng.standard_normal((2, 4, 4, 4))}
     job.recipe("conv", "layer", **{"class": "layers.Conv2D",
                "init": {"in_channels": 3, "out_channels": 4, "kernel_size": [3, 2], "stride": 2,
                         "padding": 1},
-               "params": {"w": conv["w"], "b": conv["b"]}, "forward": conv["x"],
-               "backward": conv["dout"]})
-    pool = {"x": rng.integers(0, 4, (2, 3, 7, 7)).astype(np.float64),
+               "params": {"w": conv["w"], "b": conv["b"]},
+               "forward": [rng.standard_normal((3, 3, 5, 8)), conv["x"]], "backward": conv["dout"]})
+    # mixed signs with ties (all-negative windows among them)
+    pool = {"x": rng.integers(-4, 2, (2, 3, 7, 7)).astype(np.float64),
             "dout": rng.standard_normal((2, 3, 5, 5))}
     # stride 1: neither max_pool_forward's default stride (2) nor the size (3), so a layer that
     # drops its stride or passes its size for it is caught.
     job.recipe("pool", "layer", **{"class": "layers.MaxPool2D", "init": {"size": 3, "stride": 1},
-               "forward": pool["x"], "backward": pool["dout"]})
+               "forward": [rng.standard_normal((1, 3, 6, 9)), pool["x"]],
+               "backward": pool["dout"]})
     template = reference_model({})
     params = {name: rng.standard_normal(p.shape) * 0.5 for name, p in template.params.items()}
     model = {"x": rng.standard_normal((3, 2, 8, 6)), "dout": rng.standard_normal((3, 5)),
              "params": params}
     job.recipe("model", "model", **{"class": "model.CNN", "layers": MODEL, "params": params,
-               "forward": model["x"], "backward": model["dout"]})
+               "forward": [rng.standard_normal((2, 2, 8, 6)), model["x"]],
+               "backward": model["dout"]})
     sgd = {"params": {"w": rng.standard_normal((3, 2)), "b": rng.standard_normal(2)},
            "grads": [{"w": rng.standard_normal((3, 2)), "b": rng.standard_normal(2)}
                      for _ in range(3)]}
     # momentum 0.8, not the default 0.9 (the guide's value), so that one hard-coded is caught
-    job.recipe("sgd", "optimizer", **{"class": "model.SGD", "init": {"lr": 0.1, "momentum": 0.8},
-               "params": sgd["params"], "grads": sgd["grads"]})
+    # twice, from the same start: a second optimizer must not inherit the first one's velocity
+    for call_id in ("sgd", "sgd-again"):
+        job.recipe(call_id, "optimizer", **{"class": "model.SGD",
+                   "init": {"lr": 0.1, "momentum": 0.8}, "params": sgd["params"],
+                   "grads": sgd["grads"]})
     return {"conv": conv, "pool": pool, "model": model, "sgd": sgd}
 
 
@@ -71,8 +79,9 @@ def test_conv2d_layer(student):
     out, cache = ref.conv.conv2d_forward(c["x"], c["w"], c["b"], stride=2, padding=1)
     dx, dw, db = ref.conv.conv2d_backward(c["dout"], cache)
     layer = "Conv2D(3, 4, (3, 2), stride=2, padding=1)"
-    expect_close(student("conv", "out"), out, f"{layer}.forward out")
-    expect_close(student("conv", "dx"), dx, f"{layer}.backward dx")
+    expect_close(student("conv", "out.1"), out, f"{layer}.forward out (its second call)")
+    expect_close(student("conv", "dx"), dx, f"{layer}.backward dx (after two forwards: the "
+                 f"last one's cache)")
     expect_close(student("conv", "grads.w"), dw, f"{layer}.grads['w']")
     expect_close(student("conv", "grads.b"), db, f"{layer}.grads['b']")
 
@@ -82,9 +91,10 @@ def test_maxpool2d_layer(student):
     """MaxPool2D: forward and backward through the layer, with its size and stride"""
     p = student.cases["pool"]
     out, cache = ref.pool.max_pool_forward(p["x"], 3, 1)
-    expect_close(student("pool", "out"), out, "MaxPool2D(3, stride=1).forward out")
+    expect_close(student("pool", "out.1"), out, "MaxPool2D(3, stride=1).forward out (its second "
+                 "call)")
     expect_close(student("pool", "dx"), ref.pool.max_pool_backward(p["dout"], cache),
-                 "MaxPool2D(3, stride=1).backward dx")
+                 "MaxPool2D(3, stride=1).backward dx (after two forwards: the last one's cache)")
 
 
 @points(3)
@@ -94,7 +104,7 @@ def test_cnn_forward_backward(student):
     model = reference_model(m["params"])
     out = model.forward(m["x"])
     dx = model.backward(m["dout"])
-    expect_close(student("model", "out"), out, "CNN.forward out")
+    expect_close(student("model", "out.1"), out, "CNN.forward out (its second call)")
     expect_close(student("model", "dx"), dx, "CNN.backward dx")
     for name, grad in model.grads.items():
         expect_close(student("model", f"grads.{name}"), grad, f"CNN.grads[{name!r}]")
@@ -102,7 +112,8 @@ def test_cnn_forward_backward(student):
 
 @points(2)
 def test_sgd_momentum(student):
-    """SGD: three steps with momentum 0.8 (v = m v + g; p -= lr v), in place"""
+    """SGD: three steps with momentum 0.8 (v = m v + g; p -= lr v), in place, twice: each SGD
+    has its own velocity"""
     s = student.cases["sgd"]
     params = {k: v.copy() for k, v in s["params"].items()}
     optimizer = ref.model.SGD(lr=0.1, momentum=0.8)
@@ -111,7 +122,8 @@ def test_sgd_momentum(student):
         optimizer.step(params, grads)
         for k in plain:
             plain[k] -= 0.1 * grads[k]
-    for k, expected in params.items():
-        expect_close(student("sgd", f"params.{k}"), expected, f"SGD(lr=0.1, momentum=0.8) after "
-                     f"3 steps params[{k!r}]",
-                     mistakes=[Mistake("momentum is ignored (plain SGD)", plain[k])])
+    for call_id, which in (("sgd", ""), ("sgd-again", ", a second SGD from the same start")):
+        for k, expected in params.items():
+            expect_close(student(call_id, f"params.{k}"), expected, f"SGD(lr=0.1, momentum=0.8) "
+                         f"after 3 steps{which} params[{k!r}]",
+                         mistakes=[Mistake("momentum is ignored (plain SGD)", plain[k])])

@@ -3,7 +3,9 @@ Phase 10 (average and global average pooling)."""
 
 import numpy as np
 import pytest
-from helpers import assert_close, assert_gradient, distinct_values, needs, numerical_gradient
+from helpers import (
+    assert_close, assert_gradient, distinct_values, needs, numerical_gradient, stale_memory,
+)
 
 from scratchcnn.layers import Dense, Flatten
 from scratchcnn.pool import (
@@ -50,6 +52,33 @@ def test_output_shape_and_channels_independent(shape, size, stride, forward, red
     assert_close(out[-1, -1, -1, -1], reduce(last), f"{forward.__name__}(x {shape}) last window")
 
 
+REGIMES = {  # the kinds of values a max-pool must handle: name -> (rng, shape) -> values
+    "mixed signs": lambda rng, shape: rng.standard_normal(shape),
+    "all-negative windows": lambda rng, shape: -rng.uniform(0.5, 5.0, shape),
+    "ties and plateaus": lambda rng, shape: rng.integers(-2, 2, shape).astype(np.float64),
+    "large magnitudes": lambda rng, shape: rng.standard_normal(shape) * 1e12,
+    "tiny magnitudes": lambda rng, shape: rng.standard_normal(shape) * 1e-12,
+}
+
+
+@pytest.mark.phase4
+@pytest.mark.parametrize("regime", REGIMES)
+@pytest.mark.parametrize("shape, size, stride", [((2, 3, 6, 7), 2, 2), ((1, 1, 7, 5), 3, 2),
+                                                 ((2, 2, 5, 6), 2, 1), ((1, 2, 8, 7), 2, 3)])
+def test_every_window_in_every_regime(shape, size, stride, regime):
+    """Each output is its window's maximum, whatever the values: negative, tied, huge, tiny."""
+    x = REGIMES[regime](np.random.default_rng(9), shape)
+    out, _ = max_pool_forward(x, size=size, stride=stride)
+    Ho, Wo = (shape[2] - size) // stride + 1, (shape[3] - size) // stride + 1
+    expected = np.empty((*shape[:2], Ho, Wo))
+    for oh in range(Ho):
+        for ow in range(Wo):
+            window = x[:, :, oh * stride:oh * stride + size, ow * stride:ow * stride + size]
+            expected[:, :, oh, ow] = window.max(axis=(2, 3))
+    assert_close(out, expected, f"max_pool_forward(x {shape} {regime}, size={size}, "
+                                f"stride={stride}) out", rtol=0, atol=0)
+
+
 @pytest.mark.phase4
 def test_forward_keeps_float32_and_input():
     x = np.random.default_rng(1).standard_normal((2, 2, 4, 4)).astype(np.float32)
@@ -72,6 +101,21 @@ def test_ties_go_to_the_first_maximum():
     _, cache = needs(max_pool_forward, image([[5, 5], [5, 5]]))
     dx = max_pool_backward(np.ones((1, 1, 1, 1)), cache)
     assert_close(dx, image([[1, 0], [0, 0]]), "max_pool_backward on a window of ties dx")
+
+
+@pytest.mark.phase5
+@pytest.mark.parametrize("H, W", [(7, 6), (6, 5)])
+def test_pixels_outside_every_window_get_zero(H, W):
+    """Size 2, stride 2 on an odd height or width: the last row or column is in no window, and
+    its dx is 0."""
+    x = distinct_values(np.random.default_rng(4), (2, 3, H, W))
+    _, cache = needs(max_pool_forward, x, 2, 2)
+    stale_memory(x.nbytes)  # dx must be zeroed, not taken as np.empty left it
+    dx = max_pool_backward(np.ones((2, 3, H // 2, W // 2)), cache)
+    what = f"max_pool_backward(x (2, 3, {H}, {W}), size=2, stride=2) dx"
+    assert_close(dx[:, :, 2 * (H // 2):], np.zeros((2, 3, H % 2, W)), f"{what}, last row")
+    assert_close(dx[:, :, :, 2 * (W // 2):], np.zeros((2, 3, H, W % 2)), f"{what}, last column")
+    assert_close(dx.sum(axis=(2, 3)), np.full((2, 3), (H // 2) * (W // 2)), f"{what}, sum per map")
 
 
 @pytest.mark.phase5

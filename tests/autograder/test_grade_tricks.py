@@ -10,9 +10,12 @@ are removed first, as a student's edit replaces them. ENTRY keys:
 
     phases           the phases graded
     reference_files  files copied from the reference first: the honest part of the submission
-    full_marks       phases the honest part must still get full marks in, despite the trick
-    only_passes      in the other phases, exactly the tests whose names start with this pass
-                     (hard-coded guide answers); without it, the other phases score 0
+    full_marks       phases the honest part must still get full marks in, despite the trick;
+                     the other phases score 0
+    guide_tests      for a trick that answers the guide's worked examples right (a fixed
+                     answer): the tests whose names contain this are built on those examples,
+                     and must fail on their random cases ...
+    guide_inputs     ... so their feedback names none of these (the worked examples' inputs)
     status           allowed statuses of the other phases
     feedback         a string the feedback of one of their failed tests must contain
     job_seconds      the wall-clock (and CPU) limit of each phase's job, for tricks that hang
@@ -69,17 +72,24 @@ def test_trick_earns_nothing_it_did_not_implement(entry, tmp_path):
         if number in meta.get("full_marks", ()):
             assert (p["status"], p["score"]) == ("passed", p["max_score"]), (number, p["feedback"])
             continue
-        prefix = meta.get("only_passes")
-        honest = [t["name"] for t in p["tests"] if prefix and t["name"].startswith(prefix)]
-        assert bool(honest) == bool(prefix), p["tests"]  # the guide tests exist when expected
-        assert [t["name"] for t in p["tests"] if t["passed"]] == honest, (number, p["tests"])
-        assert p["score"] == pytest.approx(sum(t["max_score"] for t in p["tests"]
-                                               if t["name"] in honest), abs=0.02)
+        assert [t["name"] for t in p["tests"] if t["passed"]] == [], (number, p["tests"])
+        assert p["score"] == 0, (number, p["tests"])
+        if "guide_tests" in meta:
+            check_failed_past_the_guide(meta, p)
         if "status" in meta:
             assert p["status"] in meta["status"], (number, p["status"], p["feedback"])
         if "feedback" in meta:
             failed = [t["feedback"] for t in p["tests"] if not t["passed"]]
             assert any(meta["feedback"] in feedback for feedback in failed), failed
+
+
+def check_failed_past_the_guide(meta: dict, phase: dict) -> None:
+    """The phase's tests on the guide's worked examples failed, each on a random case: the
+    trick's fixed answers were right, and earned nothing."""
+    guide = [t for t in phase["tests"] if meta["guide_tests"] in t["name"]]
+    assert guide, (phase["phase"], [t["name"] for t in phase["tests"]])
+    for test in guide:
+        assert not any(given in test["feedback"] for given in meta["guide_inputs"]), test
 
 
 def package_answering_every_name(folder: Path, code: str, at_import: str = "") -> Path:

@@ -1,9 +1,10 @@
-"""Max pooling that only knows the guide's examples (their answers copied from the guide): it must
-earn the guide tests' points of Phases 4 and 5 and nothing else."""
+"""Max pooling that only knows the guide's examples (their answers copied from the guide): a fixed
+answer, so it must earn nothing in Phases 4 and 5."""
 
 import numpy as np
 
-ENTRY = {"phases": (4, 5), "file": "pool.py", "only_passes": "the guide's"}
+ENTRY = {"phases": (4, 5), "file": "pool.py", "guide_tests": "the guide's",
+         "guide_inputs": ("[[1, 2, 5, 3]", "[[10, 12, 8, 7]", "[[1, 2, 3, 4]", "[[1, 4], [2, 3]]")}
 
 IMAGE_B = [[10, 12, 8, 7], [4, 11, 5, 9], [18, 13, 7, 7], [3, 15, 2, 2]]
 ANSWERS = [  # (image, stride, pooled), copied from the guide
