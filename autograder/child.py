@@ -54,9 +54,10 @@ A CALL is one of (``id`` is the parent's name for it; ``module.attr`` names are 
   (by index) that the model's last forward got and ``optimizer.lr``: ``"steps.rows"`` (indices,
   -1 for a row that is not in ``x``), ``"steps.sizes"`` (rows per step) and ``"steps.lr"``.
 - ``"recipe": "optimizer"``: ``{"class": "model.SGD", "init": {"lr": 0.1, "momentum": 0.9},
-  "params": {name: ARRAY}, "grads": [{name: ARRAY}, ...]}``: one ``step(params, grads)`` per entry
-  of ``grads``. Outputs ``"params.<name>"``: the arrays first passed in (updated in place, as a
-  model's parameters must be).
+  "params": {name: ARRAY}, "grads": [{name: ARRAY}, ...], "lrs": [...]}``: one ``step(params,
+  grads)`` per entry of ``grads``, with ``optimizer.lr`` set from ``lrs`` (optional) before each.
+  Outputs ``"params.<name>"``: the arrays first passed in (updated in place, as a model's
+  parameters must be); ``"grads.<step>.<name>"``: the gradients as the steps left them.
 
 Served targets: ``"serve": ["conv.im2col"]`` replaces the student's ``scratchcnn.conv.im2col`` by a
 stub that calls the reference's over the reference socket (see ``reference_server``), so that phase
@@ -323,9 +324,15 @@ class Calls:
         optimizer = self.build(call)
         params = self.named(call["params"])
         arrays = dict(params)  # a step must update these arrays in place, not rebind the names
-        for grads in call["grads"]:
-            optimizer.step(params, self.named(grads))
+        steps = [self.named(grads) for grads in call["grads"]]
+        for i, grads in enumerate(steps):
+            if "lrs" in call:
+                optimizer.lr = call["lrs"][i]
+            optimizer.step(params, grads)
         outputs.extend((f"params.{key}", value) for key, value in arrays.items())
+        # as the steps left them: an optimizer must not write into the gradients it was given
+        outputs.extend((f"grads.{i}.{key}", value) for i, grads in enumerate(steps)
+                       for key, value in grads.items())
 
 
 class StepLog:

@@ -69,6 +69,11 @@ def build_job(job, rng):
         job.recipe(call_id, "optimizer", **{"class": "model.SGD",
                    "init": {"lr": 0.1, "momentum": 0.8}, "params": sgd["params"],
                    "grads": sgd["grads"]})
+    # the learning rate changed between steps, as training's schedule does at every step
+    sgd["lrs"] = [float(lr) for lr in rng.uniform(0.02, 0.3, len(sgd["grads"]))]
+    job.recipe("sgd-schedule", "optimizer", **{"class": "model.SGD",
+               "init": {"lr": 0.1, "momentum": 0.8}, "params": sgd["params"],
+               "grads": sgd["grads"], "lrs": sgd["lrs"]})
     return {"conv": conv, "pool": pool, "model": model, "sgd": sgd}
 
 
@@ -127,3 +132,32 @@ def test_sgd_momentum(student):
             expect_close(student(call_id, f"params.{k}"), expected, f"SGD(lr=0.1, momentum=0.8) "
                          f"after 3 steps{which} params[{k!r}]",
                          mistakes=[Mistake("momentum is ignored (plain SGD)", plain[k])])
+
+
+@points(1)
+def test_sgd_follows_a_changing_learning_rate_and_leaves_grads_alone(student):
+    """SGD: the learning rate changed before each step (p -= lr v, with v = m v + g kept free of
+    lr); the gradients it is given are never written to (its velocity is its own array)"""
+    s = student.cases["sgd"]
+    params = {k: v.copy() for k, v in s["params"].items()}
+    optimizer = ref.model.SGD(lr=0.1, momentum=0.8)
+    scaled = {k: v.copy() for k, v in s["params"].items()}  # v = m v + lr g; p -= v
+    velocity = {k: np.zeros_like(v) for k, v in scaled.items()}
+    for lr, grads in zip(s["lrs"], s["grads"]):
+        optimizer.lr = lr
+        optimizer.step(params, grads)
+        for k in scaled:
+            velocity[k] = 0.8 * velocity[k] + lr * grads[k]
+            scaled[k] -= velocity[k]
+    for i, grads in enumerate(s["grads"]):
+        for k, original in grads.items():
+            if not np.array_equal(student("sgd-schedule", f"grads.{i}.{k}"), original):
+                raise AssertionError(f"SGD.step changed grads[{k!r}] of step {i} in place: the "
+                                     f"optimizer's velocity must be its own array (a copy)")
+    for k, expected in params.items():
+        expect_close(student("sgd-schedule", f"params.{k}"), expected,
+                     f"SGD(momentum=0.8) after 3 steps at learning rates "
+                     f"{[round(lr, 3) for lr in s['lrs']]} params[{k!r}]",
+                     mistakes=[Mistake("the learning rate is folded into the velocity "
+                                       "(v = m v + lr g), which differs once lr changes",
+                                       scaled[k])])
