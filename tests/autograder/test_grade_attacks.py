@@ -302,10 +302,6 @@ def receptive_field(layers):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="the guide/hand-example tests carry points on fixed "
-                   "inputs: 1.82 (Phase 1), 2.22 (4), 2.22 (5), 3.00 of 5 (11: the guide test and "
-                   "test_returns_ints) measured here; with Phases 2, 3 and 10 (1.25, 1.36, 0.50 "
-                   "by weight) 12.37 points in all")
 @pytest.mark.parametrize("entry", ["trick_guide_answers_conv", "trick_guide_answers_pool",
                                    "receptive_field"])
 def test_fixed_answers_earn_no_points(entry, tmp_path, mnist_dir):
