@@ -8,7 +8,8 @@ validates every byte it reads back and computes the verdict itself.
 
 Command line (built by ``cnnkit.autograder.runner``)::
 
-    python -I -S -B child.py --job DIR --results-fd N [--reference-fd M] --path LIB --path SUBMISSION
+    python -I -S -B child.py --job DIR --results-fd N [--reference-fd M]
+                             --path LIB --path SUBMISSION
 
 Inputs, in the read-only job folder, written by the parent:
 

@@ -3,8 +3,8 @@
     pytest autograder/suites --submission DIR --grade-report OUT.jsonl
 
 Each suite module's job runs once, in one sandboxed child (`runner.run_job`); the module's
-PATCHES (earlier-phase functions) are served by the reference outside the sandbox. Each test's outcome is
-appended to OUT.jsonl: phase, test, weight, outcome and, for a failure, its reason.
+PATCHES (earlier-phase functions) are served by the reference outside the sandbox. Each test's
+outcome is appended to OUT.jsonl: phase, test, weight, outcome and, for a failure, its reason.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from .grade import JOB_SECONDS
 from .runner import run_job
 from .sandbox import Limits
 from .suite import BudgetExhausted, Job, NotStarted, StudentAnswers
@@ -30,7 +31,7 @@ def pytest_addoption(parser):
     group.addoption("--grade-report", type=Path, help="where to append the per-test records")
     group.addoption("--grade-seed", type=int, default=0,
                     help="seed of the suites' random inputs (the grader derives it per submission)")
-    group.addoption("--job-seconds", type=float, default=60.0,
+    group.addoption("--job-seconds", type=float, default=JOB_SECONDS,
                     help="wall-clock limit of one suite's sandboxed job")
     group.addoption("--deadline", type=float, default=None,
                     help="time.time() by which every job must have ended (the submission's budget)")

@@ -175,7 +175,8 @@ def parse_status(data: bytes) -> dict:
         raise _Rejected("status 'output_errors' must map output names to messages")
     return {"status": status["status"],
             "output_errors": {k: _text(v, "output_errors", MAX_MESSAGE) for k, v in errors.items()},
-            "error_type": builtin_exception_name(_text(status.get("error_type"), "error_type", 100)),
+            "error_type": builtin_exception_name(_text(status.get("error_type"), "error_type",
+                                                       100)),
             "message": _text(status.get("message"), "message", MAX_MESSAGE),
             "traceback": _text(status.get("traceback"), "traceback", MAX_TRACEBACK)}
 

@@ -33,8 +33,8 @@ hidden) and the ``/bin``, ``/lib``... links; the Python interpreter's installati
 ``site-packages`` hidden behind empty read-only tmpfs mounts; NumPy (``numpy`` and the wheel's
 ``numpy.libs``) at its own path; the submission at ``/sandbox/submission``; and any extra read-only
 binds (the child harness, the job's inputs). Read-write: only ``/sandbox/scratch``, in
-``bwrap-nobody`` a tmpfs of ``Limits.max_scratch_bytes`` that exists only inside the sandbox. A minimal
-read-only ``/dev`` (null, zero, urandom... still usable), no ``/proc``, no ``/etc``, no network
+``bwrap-nobody`` a tmpfs of ``Limits.max_scratch_bytes`` that exists only inside the sandbox. A
+minimal read-only ``/dev`` (null, zero, urandom... still usable), no ``/proc``, no ``/etc``, no network
 but a private loopback. The kit's repository, its virtual environment, ``/root`` and ``/work`` are absent.
 
 Limits (``Limits``): CPU seconds, address space, processes, open files and file size are rlimits

@@ -38,8 +38,8 @@ PATCHES = ()
 TRAIN_IMAGES, CHECK_IMAGES, TRAIN_ACCURACY = 3000, 2000, 0.80
 BATCH, LR, MOMENTUM = 32, 0.05, 0.9
 # The student's weights after the epoch vs the replay's: |student - replay| over |replay - init|,
-# per parameter. Correct alternatives that sum in other orders (the corpus' alt_conv_*, alt_layers_*)
-# measure at most 3.3e-6; weights trained on other steps, or loaded, are near 1 or more.
+# per parameter. Correct alternatives that sum in other orders (the corpus' alt_conv_*,
+# alt_layers_*) measure at most 3.3e-6; weights trained on other steps, or loaded, are near 1 or more.
 MAX_REPLAY_DIFFERENCE = 1e-2
 # Test images per forward call, in the sandbox and here: a forward pass of the guide's CNN holds
 # about 0.4 MB per image at its peak, and grading must fit Gradescope's default 768 MB in all.
@@ -109,7 +109,8 @@ def recorded_steps(student):
                              f"of them not from x)")
     if np.any(sizes[:-1] != BATCH) or not 0 < sizes[-1] <= BATCH:
         raise AssertionError(f"your train_epoch's batches must hold batch_size={BATCH} images "
-                             f"(the last one may be smaller); got sizes {sorted(set(sizes.tolist()))}")
+                             f"(the last one may be smaller); got sizes "
+                             f"{sorted(set(sizes.tolist()))}")
     if not np.all(lrs == LR):
         raise AssertionError(f"your train_epoch changed the learning rate without an lr_schedule "
                              f"(optimizer.lr must stay {LR})")
@@ -158,7 +159,8 @@ def model_accuracy(student, trained):
     if "model_error" in c:
         raise AssertionError(c["model_error"])
     expected = reference_logits(c["params"], c["x_test"])
-    logits = np.concatenate([student(f"test-{i}", "out") for i in range(0, len(c["x_test"]), CHUNK)])
+    logits = np.concatenate([student(f"test-{i}", "out")
+                             for i in range(0, len(c["x_test"]), CHUNK)])
     if logits.shape != expected.shape:
         raise AssertionError(f"your model's forward pass gave logits of shape {logits.shape}; "
                              f"needs {expected.shape}")

@@ -750,7 +750,8 @@ def test_forged_result_frames_are_rejected_or_count_only_as_answers(tmp_path):
                    b"'shape': (100000000,), }" + b" " * 58 + b"\\n" + b"\\0" * 16)
             frames = [
                 status(0), frame(b"S", 1),
-                output(1, "", npy(np.array([{}], dtype=object), pickle=True)), output(1, "lie", lie),
+                output(1, "", npy(np.array([{}], dtype=object), pickle=True)),
+                output(1, "lie", lie),
                 status(1), frame(b"S", 2), frame(b"E", 2, b"[" + b"0," * 300_000 + b"0]"),
                 frame(b"S", 3), output(3, "answer", npy(np.full(3, 7.0))),
                 status(3, error_type="StolenReferenceChunk" + "x" * 5000, message="m" * 5000),
@@ -766,7 +767,8 @@ def test_forged_result_frames_are_rejected_or_count_only_as_answers(tmp_path):
                     pass
             os._exit(0)                      # so the harness never sends the real status
     """)
-    calls = [call("forger", "conv.forge", X)] + [call(f"c{i}", "conv.forge", X) for i in range(1, 6)]
+    calls = [call("forger", "conv.forge", X)]
+    calls += [call(f"c{i}", "conv.forge", X) for i in range(1, 6)]
     result = run_job(submission, calls, INPUTS, limits=LIMITS)
     res = result.calls
     assert res["forger"].status == "ok" and res["forger"].outputs == {}
