@@ -31,3 +31,42 @@ def test_train_epoch_learns_digits():
         f"epoch 4: {last['loss']:.3f})")
     _, accuracy = evaluate(model, x[test], y[test])
     assert accuracy > 0.9, f"after 4 epochs on digits: test accuracy {accuracy:.1%}, needs > 90%"
+
+
+class FixedLogits:
+    """A stand-in model whose logits are the images themselves (N, 10): each example's loss and
+    correctness are known in advance; backward and the parameters do nothing."""
+
+    params, grads = {}, {}
+
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, dout):
+        return None
+
+
+class NoStep:
+    lr = 0.1
+
+    def step(self, params, grads):
+        pass
+
+
+@pytest.mark.phase9
+def test_train_epoch_returns_the_mean_over_examples():
+    """With batches of 4 over 10 examples (the last batch holds 2), the returned loss and
+    accuracy are means over the 10 examples, not over the 3 batches."""
+    logits = np.random.default_rng(0).standard_normal((10, 10)).astype(np.float32) * 3
+    logits[8:, 0] = 50.0  # the short last batch: its loss and accuracy stand out
+    y = np.array([0, 1, 2, 3, 4, 5, 6, 7, 0, 0])
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    losses = np.log(np.exp(shifted).sum(axis=1)) - shifted[np.arange(10), y]
+    stats = train_epoch(FixedLogits(), NoStep(), logits, y, batch_size=4, rng=0)
+    assert stats["loss"] == pytest.approx(losses.mean(), rel=1e-4), (
+        f"train_epoch returned loss {stats['loss']:.5f}; the mean over the 10 examples is "
+        f"{losses.mean():.5f} (weight each batch's mean loss by its size)")
+    accuracy = np.mean(logits.argmax(axis=1) == y)
+    assert stats["accuracy"] == pytest.approx(accuracy), (
+        f"train_epoch returned accuracy {stats['accuracy']:.3f}; the share of the 10 examples "
+        f"predicted right is {accuracy:.3f}")

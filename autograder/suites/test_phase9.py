@@ -118,23 +118,27 @@ def recorded_steps(student):
 
 
 def replay(cases, rows, sizes, lrs):
-    """The reference's weights after the student's steps, from the same initialisation."""
+    """(params, stats): the reference's weights after the student's steps, from the same
+    initialisation, and the epoch's mean loss and accuracy (each batch's, before its step)."""
     model = reference_model(cases["init"])
     optimizer = ref.model.SGD(lr=LR, momentum=MOMENTUM)
+    total_loss = correct = 0.0
     for batch, lr in zip(np.split(rows, np.cumsum(sizes)[:-1]), lrs):
         optimizer.lr = float(lr)
-        _, dlogits = ref.layers.softmax_cross_entropy(model.forward(cases["x_train"][batch]),
-                                                      cases["y_train"][batch])
+        logits = model.forward(cases["x_train"][batch])
+        loss, dlogits = ref.layers.softmax_cross_entropy(logits, cases["y_train"][batch])
+        total_loss += loss * len(batch)
+        correct += np.count_nonzero(logits.argmax(axis=1) == cases["y_train"][batch])
         model.backward(dlogits)
         optimizer.step(model.params, model.grads)
-    return model.params
+    return model.params, {"loss": total_loss / len(rows), "accuracy": correct / len(rows)}
 
 
 @pytest.fixture(scope="module")
 def trained(student):
-    """The replayed weights, once the student's are shown to be theirs."""
+    """The replay's params and stats, once the student's weights are shown to be theirs."""
     c = student.cases
-    expected = replay(c, *recorded_steps(student))
+    expected, stats = replay(c, *recorded_steps(student))
     for name, value in expected.items():
         got = student("train", f"params.{name}")
         if got.shape != value.shape:
@@ -148,7 +152,7 @@ def trained(student):
                 f"code took gives (off by {difference:.0%} of the change training makes): the "
                 f"weights must come from forward, softmax cross-entropy, backward and "
                 f"optimizer.step on each batch, nothing else")
-    return expected
+    return {"params": expected, "stats": stats}
 
 
 @pytest.fixture(scope="module")
@@ -177,12 +181,24 @@ def model_accuracy(student, trained):
 def test_training_code_trains(student, trained):
     """train_epoch trains the guide's CNN: >= 80% after one epoch on 3,000 images"""
     c = student.cases
-    logits = reference_logits(trained, c["x_test"][:CHECK_IMAGES])
+    logits = reference_logits(trained["params"], c["x_test"][:CHECK_IMAGES])
     accuracy = float(np.mean(logits.argmax(axis=1) == c["y_test"][:CHECK_IMAGES]))
     assert accuracy >= TRAIN_ACCURACY, (
         f"after one epoch of your train_epoch on {TRAIN_IMAGES:,} images (batch {BATCH}, SGD lr "
         f"{LR}, momentum {MOMENTUM}) the network reaches {accuracy:.1%} on {CHECK_IMAGES:,} test "
         f"images; a working training loop reaches about 90%")
+
+
+@points(1)
+def test_train_epoch_returns_the_epochs_mean_loss_and_accuracy(student, trained):
+    """train_epoch returns the mean loss and accuracy over the epoch's examples"""
+    for key, tolerance in (("loss", 1e-3), ("accuracy", 2 / TRAIN_IMAGES)):
+        got, expected = student("train", f"stats.0.{key}"), trained["stats"][key]
+        assert got.size == 1 and abs(float(got.ravel()[0]) - expected) <= tolerance * max(
+            1.0, abs(expected)), (
+            f"train_epoch returned {key} {got.ravel()[:3].tolist()}; the mean over the epoch's "
+            f"{TRAIN_IMAGES:,} examples (each batch's {key} before its step, weighted by its "
+            f"size) is {expected:.6g}")
 
 
 def accuracy_test(threshold, weight):
