@@ -171,7 +171,7 @@ def bounded_feedback(phases: list[dict]) -> list[dict]:
     """The phases with their feedback within MAX_FEEDBACK_BYTES in all, in order: the one
     channel out of the sandbox that a student's code can write text into is a narrow one."""
     left = MAX_FEEDBACK_BYTES
-    for item in [p for p in phases] + [t for p in phases for t in p["tests"]]:
+    for item in phases + [t for p in phases for t in p["tests"]]:
         size = len(item["feedback"].encode())
         if size > left:
             item["feedback"] = item["feedback"].encode()[:left].decode(errors="ignore")

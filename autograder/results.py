@@ -135,13 +135,13 @@ class ResultReader(threading.Thread):
             return CallResult(call_id, "invalid", message=str(exc))
         outputs, errors = {}, dict(status["output_errors"])
         for name, data in call.outputs.items():
+            if isinstance(data, str):  # refused while reading (the job's size bound)
+                errors[name] = data
+                continue
             try:
-                if isinstance(data, str):
-                    raise _Rejected(data)
                 outputs[name] = load_array(data, np)
-            except (WireError, _Rejected) as exc:
-                errors[name] = str(exc) if isinstance(exc, _Rejected) else \
-                    f"rejected by the grader: {exc}"
+            except WireError as exc:
+                errors[name] = f"rejected by the grader: {exc}"
         return CallResult(call_id, status["status"], outputs, errors, status["error_type"],
                           status["message"], status["traceback"])
 
