@@ -32,6 +32,7 @@ Per call, ``CallResult.status`` is one of:
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -65,11 +66,12 @@ SERVED_TARGET = re.compile(r"[a-z_]+\.[A-Za-z_][A-Za-z0-9_]*")
 NUMERIC_KINDS = "biuf"
 
 
+@dataclasses.dataclass(frozen=True)
 class JobResult:
     """The validated answers of one job, by call id, and how the sandbox run ended."""
 
-    def __init__(self, calls: dict[str, CallResult], sandbox: SandboxResult) -> None:
-        self.calls, self.sandbox = calls, sandbox
+    calls: dict[str, CallResult]
+    sandbox: SandboxResult
 
     @property
     def isolation(self) -> str:
