@@ -66,6 +66,19 @@ def test_sgd_updates_model_parameters_in_place():
         assert_close(p, before[name] - 0.1 * model.grads[name], f"after one SGD step {name}")
 
 
+@pytest.mark.phase8
+def test_sgd_leaves_the_gradients_it_is_given_alone():
+    """The velocity is the optimizer's own array: later steps must not write into the first
+    step's gradients (the model's grads would change under it)."""
+    params = {"p": np.array([1.0, 2.0])}
+    first = {"p": np.array([0.5, -0.5])}
+    optimizer = SGD(lr=0.1, momentum=0.9)
+    optimizer.step(params, first)
+    optimizer.step(params, {"p": np.array([0.25, 0.25])})
+    assert_close(first["p"], [0.5, -0.5], "the first step's grads['p'] after a second step "
+                 "(keep a copy as the velocity, not the gradient array itself)")
+
+
 GUIDE_LAYERS = [("conv", 3, 1), ("pool", 2, 2), ("conv", 3, 1), ("pool", 2, 2), ("conv", 3, 1)]
 STRIDED_CONVS = [("conv", 3, 2), ("conv", 3, 2), ("conv", 3, 1)]
 
