@@ -11,6 +11,7 @@ submission that breaks the grader's own child gets "error" for the phases it hit
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import os
 import subprocess
@@ -22,7 +23,7 @@ from pathlib import Path
 from .. import config
 from ..check import is_stubbed
 from ..files import write_json_atomic
-from ..phases import PHASES, phase
+from ..phases import PHASES, phase, suspects
 from .intake import IntakeError, copy_submission
 from .runner import run_job
 from .sandbox import Limits, die_with_parent, sandbox_status
@@ -159,12 +160,28 @@ def grade(submission: Path, numbers: list[int] | None = None, job_seconds: float
                 return unreadable(submission, numbers, hung, status="timeout")
             records = run_suites(folder, numbers, submission_seed(folder), job_seconds,
                                  budget_seconds - (time.monotonic() - started))
-            phases = bounded_feedback([phase_result(n, records, folder) for n in numbers])
+            phases = bounded_feedback(blame_earlier([phase_result(n, records, folder)
+                                                     for n in numbers]))
         except Exception as err:  # that student's 0 with a reason, never a crashed batch
             return unreadable(submission, numbers, f"grader error: {err!r}")
     isolation = sorted({r["isolation"] for r in records if "isolation" in r})
     return {"submission": str(submission), **totals(phases), "phases": phases,
             "isolation": isolation or [sandbox_status().level.value]}
+
+
+LOST_POINTS = ("partial", "failed", "timeout", "error")
+
+
+def blame_earlier(phases: list[dict]) -> list[dict]:
+    """Start a failing phase's feedback by naming the failing earlier phases whose code its tests
+    run (the ones its suite does not serve from the reference): fix those first."""
+    failing = {p["phase"] for p in phases if p["status"] in LOST_POINTS}
+    for p in phases:
+        if p["status"] in LOST_POINTS:
+            served = importlib.import_module(f"{__package__}.suites.test_phase{p['phase']}").PATCHES
+            p["suspects"] = suspects(p["phase"], failing, served)
+            p["feedback"] = " ".join(filter(None, (p["suspects"], p["feedback"])))
+    return phases
 
 
 def bounded_feedback(phases: list[dict]) -> list[dict]:
@@ -216,9 +233,10 @@ def gradescope_results(result: dict) -> dict:
             "number": str(p["phase"]),
             "score": p["score"], "max_score": p["max_score"],
             "status": "passed" if p["status"] == "passed" else "failed",
-            "output": "\n".join(f"{'PASS' if t['passed'] else 'FAIL'} {t['name']}"
-                                + (f"\n     {t['feedback']}" if t["feedback"] else "")
-                                for t in p["tests"]) or p["feedback"],
+            "output": "\n".join([*filter(None, [p.get("suspects")]), *(
+                f"{'PASS' if t['passed'] else 'FAIL'} {t['name']}"
+                + (f"\n     {t['feedback']}" if t["feedback"] else "") for t in p["tests"])])
+            or p["feedback"],
             "visibility": "visible",
         } for p in result["phases"]],
     }

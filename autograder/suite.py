@@ -88,13 +88,17 @@ class StudentAnswers:
         self.cases = cases  # what the suite's build_job returned: its inputs, for the checks
         self.phase = phase
 
-    def __call__(self, call_id: str, output: str = "") -> np.ndarray:
-        """The array the student's code returned as `output` of `call_id`, or a failure."""
+    def __call__(self, call_id: str, output: str = "", blame=None) -> np.ndarray:
+        """The array the student's code returned as `output` of `call_id`, or a failure (that
+        starts with blame's words, see `also_wrong`, if the code raised)."""
         call = self.result.calls[call_id]
         if call.status != "ok" and output not in call.outputs:
             # An output made before the call failed (forward, when backward raised) is still
             # checked first, so that feedback points at the first step that went wrong.
-            raise failure(call, self.phase)
+            error = failure(call, self.phase)
+            if blame and call.status == "error":
+                raise AssertionError(f"{blame()}{error}")
+            raise error
         if output in call.output_errors:
             raise AssertionError(f"{call_id}: {call.output_errors[output]}")
         if output not in call.outputs:
@@ -144,37 +148,56 @@ def float_bound(dtype, terms, magnitude):
     return 2 * (terms + 2) * eps * np.asarray(magnitude) + np.finfo(dtype).tiny
 
 
-def expect_close(got, expected, what, *, atol=1e-9, rtol=1e-7, dtype=None, mistakes=()):
+def expect_close(got, expected, what, *, atol=1e-9, rtol=1e-7, dtype=None, mistakes=(),
+                 blame=None):
     """Check shape, dtype and values of `got`; fail with the first wrong element, and the known
     mistake that explains `got` if one does.
 
     atol may be an array (elementwise bounds, see `float_bound`). dtype, if given, is the dtype
-    `got` must have (the contract keeps the input's floating dtype).
+    `got` must have (the contract keeps the input's floating dtype). blame (see `also_wrong`),
+    if given, is called on a failure and its words start the message (cut at the end, if long).
     """
-    expected = np.asarray(expected)
+    message = difference(got, np.asarray(expected), what, atol, rtol, dtype, mistakes)
+    if message:
+        raise AssertionError((blame() if blame else "") + message)
+
+
+def difference(got, expected, what, atol, rtol, dtype, mistakes) -> str:
+    """What is wrong with `got` (see `expect_close`), or "" if nothing is."""
     if got.shape != expected.shape:
         hint = next((m.description for m in mistakes if m.output.shape == got.shape), None)
-        raise AssertionError(f"{what}: expected shape {expected.shape}, got shape {got.shape}"
-                             + (f". This looks like: {hint}" if hint else ""))
+        return (f"{what}: expected shape {expected.shape}, got shape {got.shape}"
+                + (f". This looks like: {hint}" if hint else ""))
     if dtype is not None and got.dtype != dtype:
-        raise AssertionError(f"{what}: expected dtype {np.dtype(dtype)} (the input's), "
-                             f"got {got.dtype}")
+        return f"{what}: expected dtype {np.dtype(dtype)} (the input's), got {got.dtype}"
     bad = ~(np.abs(got.astype(np.float64) - expected) <= atol + rtol * np.abs(expected))
     if not bad.any():
-        return
+        return ""
     if not np.all(np.isfinite(got)) and np.all(np.isfinite(expected)):
-        raise AssertionError(f"{what}: {int(np.sum(~np.isfinite(got)))} values are nan or inf "
-                             f"where all expected values are finite (an overflow? for softmax, "
-                             f"subtract each row's largest logit before np.exp)")
+        return (f"{what}: {int(np.sum(~np.isfinite(got)))} values are nan or inf where all "
+                f"expected values are finite (an overflow? for softmax, subtract each row's "
+                f"largest logit before np.exp)")
     index = tuple(int(i) for i in np.argwhere(bad)[0])
     message = (f"{what}: first wrong value at index {list(index)}: expected {expected[index]:.6g}, "
                f"got {got[index]:.6g} ({int(bad.sum())} of {bad.size} values wrong)")
     for mistake in mistakes:
         if mistake.output.shape == got.shape and np.allclose(got, mistake.output, rtol=1e-5,
                                                              atol=1e-6):
-            message += f". This looks like: {mistake.description}"
-            break
-    raise AssertionError(message)
+            return message + f". This looks like: {mistake.description}"
+    return message
+
+
+def also_wrong(check, function, why):
+    """A `blame` for expect_close, where the checked result is built from another function of
+    the student's (a backward from its forward's cache, conv2d_forward from im2col): names that
+    function when `check()`, its own check on the same input, fails too."""
+    def words() -> str:
+        try:
+            check()
+        except AssertionError:
+            return f"Your {function} is wrong on this input too ({why}): fix it first. "
+        return ""
+    return words
 
 
 def expect_unmodified(student, call_id, inputs, what):

@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .paths import KIT_ROOT, resolve_impl
-from .phases import PHASES, Phase, phase
+from .phases import PHASES, Phase, phase, suspects
 from .submission import find_model, inspect_model
 
 PUBLIC_TESTS = KIT_ROOT / "assignments" / "tests"
@@ -41,6 +41,7 @@ class PhaseResult:
     first_skip: str = ""
     stubbed: bool = False  # every task of the phase still holds its generated stub
     import_error: bool = False  # its tests could not even be collected
+    suspects: str = ""  # the failing earlier phases whose code its tests run (`phases.suspects`)
 
     @property
     def status(self) -> str:
@@ -101,6 +102,10 @@ def summarise(records: list[dict], phases: list[Phase], impl: Path) -> list[Phas
         if broken and result.passed + result.failed + result.skipped == 0:
             result.import_error = True
             result.first_failure, result.where = broken["message"], broken["where"]
+    failing = {n for n, r in results.items() if r.status == "failing"}
+    for number, result in results.items():
+        if result.status == "failing":
+            result.suspects = suspects(number, failing)
     return list(results.values())
 
 
@@ -140,6 +145,8 @@ def print_table(results: list[PhaseResult], impl: Path, console: Console) -> Non
                           soft_wrap=True)
             if r.where:
                 console.print(f"  {r.where}", highlight=False, soft_wrap=True)
+            if r.suspects:
+                console.print(f"  {r.suspects}", highlight=False, soft_wrap=True)
         elif r.status == "waiting":
             console.print(f"[yellow]{r.phase.label}[/] {r.first_skip}", highlight=False,
                           soft_wrap=True)
@@ -192,6 +199,7 @@ def run(args) -> int:
         args.json.write_text(json.dumps([
             {"phase": r.phase.number, "name": r.phase.name, "status": r.status,
              "passed": r.passed, "failed": r.failed, "skipped": r.skipped,
-             "first_failure": r.first_failure, "where": r.where} for r in results],
+             "first_failure": r.first_failure, "where": r.where, "suspects": r.suspects}
+            for r in results],
             indent=1) + "\n")
     return 0 if model_ok and all(r.status == "passing" for r in results) else 1

@@ -19,6 +19,10 @@ class Phase:
     tasks: tuple[str, ...]  # "file::qualname" of each function/method the student writes
     points: float
     bonus: bool = False  # extra credit from the guide's extensions; instructors may switch it off
+    # The student's earlier code this phase's tests run (a backward gets its cache from the
+    # student's forward; layers call the functions): tasks, or a phase number for all its tasks.
+    # The grader serves some of them from the reference (each hidden suite's PATCHES).
+    builds_on: tuple[int | str, ...] = ()
 
     @property
     def marker(self) -> str:
@@ -50,11 +54,13 @@ PHASES: tuple[Phase, ...] = (
     Phase(2, "im2col", "im2col and fast convolution",
           ("conv.py::im2col", "conv.py::conv2d_forward"), 15),
     Phase(3, "conv_backward", "col2im and convolution backward",
-          ("conv.py::col2im", "conv.py::conv2d_backward"), 15),
+          ("conv.py::col2im", "conv.py::conv2d_backward"), 15,
+          builds_on=("conv.py::im2col", "conv.py::conv2d_forward")),
     Phase(4, "pool_forward", "max-pool forward",
           ("pool.py::max_pool_forward",), 10),
     Phase(5, "pool_backward", "max-pool backward",
-          ("pool.py::max_pool_backward",), 10),
+          ("pool.py::max_pool_backward",), 10,
+          builds_on=("pool.py::max_pool_forward",)),
     Phase(6, "flatten", "flatten",
           ("layers.py::flatten_forward", "layers.py::flatten_backward"), 5),
     Phase(7, "dense", "dense, ReLU and softmax cross-entropy",
@@ -63,9 +69,10 @@ PHASES: tuple[Phase, ...] = (
     Phase(8, "cnn", "conv/pool layers, CNN model and SGD",
           ("layers.py::Conv2D.forward", "layers.py::Conv2D.backward",
            "layers.py::MaxPool2D.forward", "layers.py::MaxPool2D.backward",
-           "model.py::CNN.forward", "model.py::CNN.backward", "model.py::SGD.step"), 10),
+           "model.py::CNN.forward", "model.py::CNN.backward", "model.py::SGD.step"), 10,
+          builds_on=(2, 3, 4, 5, 6, 7)),
     Phase(9, "train", "training to 99% on MNIST",
-          ("train.py::train_epoch",), 15),
+          ("train.py::train_epoch",), 15, builds_on=(2, 3, 4, 5, 6, 7, 8)),
     # Bonus phases: the guide's extensions, graded as extra credit on top of MAX_TOTAL.
     Phase(10, "avg_pool", "average and global average pooling",
           ("pool.py::avg_pool_forward", "pool.py::avg_pool_backward",
@@ -76,7 +83,9 @@ PHASES: tuple[Phase, ...] = (
           ("blocks.py::BatchNorm2D.forward", "blocks.py::BatchNorm2D.backward"), 5, bonus=True),
     Phase(13, "dropout_residual", "dropout and the residual block",
           ("blocks.py::Dropout.forward", "blocks.py::Dropout.backward",
-           "blocks.py::ResidualBlock.forward", "blocks.py::ResidualBlock.backward"), 5, bonus=True),
+           "blocks.py::ResidualBlock.forward", "blocks.py::ResidualBlock.backward"), 5, bonus=True,
+          builds_on=(2, 3, "layers.py::relu_forward", "layers.py::relu_backward",
+                     "layers.py::Conv2D.forward", "layers.py::Conv2D.backward")),
 )
 
 CORE_PHASES: tuple[Phase, ...] = tuple(p for p in PHASES if not p.bonus)
@@ -101,3 +110,28 @@ def task_owner(task: str) -> Phase:
         if task in p.tasks:
             return p
     raise KeyError(f"{task} is not a task of any phase in cnnkit/phases.py")
+
+
+def suspects(number: int, failing: set[int], served: tuple[str, ...] = ()) -> str:
+    """A sentence for a failing phase when an earlier phase whose code it runs fails too, else "".
+
+    served: the tasks ("conv.im2col", "layers.Conv2D") that the grader takes from the reference
+    in this phase's suite: the student's versions of those cannot be the cause.
+    """
+    def is_served(task: str) -> bool:
+        file, qualname = task.split("::")
+        dotted = f"{file.removesuffix('.py')}.{qualname}"
+        return any(dotted == s or dotted.startswith(s + ".") for s in served)
+
+    used = [t for entry in phase(number).builds_on
+            for t in (phase(entry).tasks if isinstance(entry, int) else (entry,))]
+    owners = {task_owner(t).number for t in used if not is_served(t)}
+    earlier = [phase(m) for m in sorted(owners & failing)]
+    if not earlier:
+        return ""
+    names = " and ".join(f"{p.number} ({p.title})" for p in earlier)
+    if len(earlier) == 1:
+        return (f"Phase {names} fails too, and these tests run your code from it: fix it first, "
+                f"as it may be why this phase fails.")
+    return (f"Phases {names} fail too, and these tests run your code from them: fix those first, "
+            f"as they may be why this phase fails.")

@@ -106,3 +106,17 @@ def test_a_package_that_does_not_import_says_so_with_the_line(reference_copy, re
                                     f"(conv.py, line {line})")
     assert result.where == f"in your scratchcnn/conv.py, line {line}, in <module>: " \
         "def pad_hw(x, padding)"
+
+
+def test_a_phase_that_runs_a_failing_earlier_phase_says_to_fix_that_first(reference_copy,
+                                                                          replace_in):
+    # max_pool_forward steps by the window size: Phase 5's tests take their caches from it.
+    replace_in(reference_copy / "scratchcnn" / "pool.py",
+               "    Ho, Wo = (H - size) // stride + 1, (W - size) // stride + 1\n",
+               "    Ho, Wo = (H - size) // stride + 1, (W - size) // stride + 1\n"
+               "    stride = size\n")
+    results = check(reference_copy, [phase(4), phase(5)])
+    assert (results[4].status, results[5].status) == ("failing", "failing")
+    assert results[4].suspects == ""
+    assert results[5].suspects.startswith("Phase 4 (max-pool forward) fails too, and these tests "
+                                          "run your code from it: fix it first")

@@ -1,7 +1,7 @@
 import pytest
 
 from cnnkit.phases import (BONUS_PHASES, BONUS_TOTAL, CORE_PHASES, MAX_TOTAL, PHASES, phase,
-                           task_owner)
+                           suspects, task_owner)
 
 
 def test_nine_core_phases_then_the_bonus_phases_with_unique_names():
@@ -35,3 +35,17 @@ def test_unknown_phase_and_task_are_clear_errors():
         phase(99)
     with pytest.raises(KeyError, match="conv.py::nope is not a task"):
         task_owner("conv.py::nope")
+
+
+def test_suspects_are_the_failing_earlier_phases_whose_code_runs():
+    from cnnkit.autograder.suites import test_phase3, test_phase8, test_phase13
+
+    assert suspects(5, {4, 5}).startswith("Phase 4 (max-pool forward) fails too")
+    assert suspects(5, {5}) == "" and suspects(4, {1, 2, 3, 4}) == ""
+    assert suspects(9, {1, 4, 8, 9}).startswith(
+        "Phases 4 (max-pool forward) and 8 (conv/pool layers, CNN model and SGD) fail too")
+    # The grader serves some earlier code from the reference: that code can't be the cause.
+    assert suspects(3, {2, 3}, test_phase3.PATCHES).startswith("Phase 2 ")  # conv2d_forward runs
+    assert suspects(8, {2, 4, 7, 8}, test_phase8.PATCHES) == ""
+    assert suspects(13, {7, 8, 13}, test_phase13.PATCHES) == ""
+    assert suspects(13, {8, 13}).startswith("Phase 8 ")  # locally, its Conv2D runs

@@ -46,6 +46,8 @@ def phase_report(phase: Phase, entry: dict) -> str:
                          f"| {test.get('score', 0):g} / {test.get('max_score', 0):g} | {mark} "
                          f"| {cell_text(test.get('feedback') or '')} |")
         lines.append("")
+    if entry.get("suspects"):
+        lines += [cell_text(entry["suspects"]), ""]
     if entry["status"] != "passed":
         lines.append(f"Next step: run `pytest tests -m {phase.marker}` and this phase's cells "
                      f"above; the grader's tests check the same contract on other inputs.")

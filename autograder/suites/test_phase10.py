@@ -7,7 +7,7 @@ has to run, not to be right.
 import numpy as np
 
 from cnnkit.autograder.suite import (
-    Mistake, expect_close, expect_unmodified, float_bound, points,
+    Mistake, also_wrong, expect_close, expect_unmodified, float_bound, points,
 )
 from cnnkit.autograder.suites.common import (
     TRACE_X, PoolCase, expect_gradient, numerical_gradient, ref, spread,
@@ -103,10 +103,12 @@ def check_forward(student, call_id, case, output="out"):
 def check_backward(student, call_id, case, dout):
     dout = dout.astype(np.float64)
     _, cache = ref.pool.avg_pool_forward(case.x.astype(np.float64), **case.kwargs)
-    expect_close(student(call_id, "backward"), ref.pool.avg_pool_backward(dout, cache),
+    blame = also_wrong(lambda: check_forward(student, call_id, case), "avg_pool_forward",
+                       "avg_pool_backward gets its cache from it")
+    expect_close(student(call_id, "backward", blame), ref.pool.avg_pool_backward(dout, cache),
                  f"avg_pool_backward({case}) dx", rtol=0,
                  atol=plane_bound(case.x.dtype, case.x.shape, np.abs(dout).max()),
-                 dtype=case.x.dtype, mistakes=backward_mistakes(case, dout))
+                 dtype=case.x.dtype, mistakes=backward_mistakes(case, dout), blame=blame)
 
 
 def check(student, kind, select, forward=True, backward=True):

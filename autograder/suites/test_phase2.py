@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from cnnkit.autograder.suite import expect_close, expect_unmodified, points
+from cnnkit.autograder.suite import also_wrong, expect_close, expect_unmodified, points
 from cnnkit.autograder.suites.common import (
     TRACE_B, TRACE_W, TRACE_X, abs_conv, conv_bound, conv_cases, conv_forward_mistakes,
     im2col_mistakes, ref,
@@ -28,10 +28,14 @@ def build_job(job, rng):
 def check_im2col(student, kind, select):
     for i, case in enumerate(student.cases[kind]):
         if select(case):
-            expect_close(student(f"im2col-{kind}-{i}"),
-                         ref.conv.im2col(case.x, case.kh, case.kw, **case.kwargs),
-                         f"im2col({case}, kh={case.kh}, kw={case.kw})", atol=0, rtol=0,
-                         dtype=case.x.dtype, mistakes=im2col_mistakes(case))
+            check_im2col_case(student, kind, i, case)
+
+
+def check_im2col_case(student, kind, i, case):
+    expect_close(student(f"im2col-{kind}-{i}"),
+                 ref.conv.im2col(case.x, case.kh, case.kw, **case.kwargs),
+                 f"im2col({case}, kh={case.kh}, kw={case.kw})", atol=0, rtol=0,
+                 dtype=case.x.dtype, mistakes=im2col_mistakes(case))
 
 
 def check_forward(student, kind, select):
@@ -39,9 +43,12 @@ def check_forward(student, kind, select):
         if select(case):
             expected = ref.conv.conv2d_forward_naive(*(a.astype(np.float64) for a in
                                                        (case.x, case.w, case.b)), **case.kwargs)
-            expect_close(student(f"conv-{kind}-{i}", "0"), expected, f"conv2d_forward({case}) out",
-                         atol=conv_bound(case, abs_conv(case)), rtol=0, dtype=case.x.dtype,
-                         mistakes=conv_forward_mistakes(case))
+            blame = also_wrong(lambda: check_im2col_case(student, kind, i, case), "im2col",
+                               "conv2d_forward is im2col and one matmul")
+            expect_close(student(f"conv-{kind}-{i}", "0", blame), expected,
+                         f"conv2d_forward({case}) out", atol=conv_bound(case, abs_conv(case)),
+                         rtol=0, dtype=case.x.dtype, mistakes=conv_forward_mistakes(case),
+                         blame=blame)
 
 
 @points(2)

@@ -7,10 +7,12 @@ opaque): that forward has to run, not to be right.
 
 import numpy as np
 
-from cnnkit.autograder.suite import expect_close, expect_unmodified, float_bound, points
+from cnnkit.autograder.suite import (
+    also_wrong, expect_close, expect_unmodified, float_bound, points,
+)
 from cnnkit.autograder.suites.common import (
-    TRACE_B, TRACE_W, TRACE_X, UNIT_SCALE, col2im_mistakes, conv_cases, expect_gradient,
-    numerical_gradient, ref,
+    TRACE_B, TRACE_W, TRACE_X, UNIT_SCALE, abs_conv, col2im_mistakes, conv_bound, conv_cases,
+    expect_gradient, numerical_gradient, ref,
 )
 
 PHASE = 3
@@ -36,17 +38,38 @@ def build_job(job, rng):
 
 def check_col2im(student, kind, select):
     for i, case in enumerate(student.cases["cases"][kind]):
-        if not select(case):
-            continue
-        cols = student.cases["douts"][kind, i][0]
-        expected = ref.conv.col2im(cols.astype(np.float64), case.x.shape, case.kh, case.kw,
-                                   **case.kwargs)
-        bound = float_bound(cols.dtype, case.kh * case.kw, ref.conv.col2im(
-            np.abs(cols).astype(np.float64), case.x.shape, case.kh, case.kw, **case.kwargs))
-        expect_close(student(f"col2im-{kind}-{i}"), expected,
-                     f"col2im(cols {cols.shape} {cols.dtype}, x_shape {case.x.shape}, kh={case.kh}, "
-                     f"kw={case.kw}, stride={case.stride}, padding={case.padding})",
-                     atol=bound, rtol=0, dtype=cols.dtype, mistakes=col2im_mistakes(case, cols))
+        if select(case):
+            check_col2im_case(student, kind, i, case)
+
+
+def check_col2im_case(student, kind, i, case):
+    cols = student.cases["douts"][kind, i][0]
+    expected = ref.conv.col2im(cols.astype(np.float64), case.x.shape, case.kh, case.kw,
+                               **case.kwargs)
+    bound = float_bound(cols.dtype, case.kh * case.kw, ref.conv.col2im(
+        np.abs(cols).astype(np.float64), case.x.shape, case.kh, case.kw, **case.kwargs))
+    expect_close(student(f"col2im-{kind}-{i}"), expected,
+                 f"col2im(cols {cols.shape} {cols.dtype}, x_shape {case.x.shape}, kh={case.kh}, "
+                 f"kw={case.kw}, stride={case.stride}, padding={case.padding})",
+                 atol=bound, rtol=0, dtype=cols.dtype, mistakes=col2im_mistakes(case, cols))
+
+
+def check_forward_case(student, kind, i, case):
+    """The student's conv2d_forward on a backward case: its cache is what backward gets."""
+    expected = ref.conv.conv2d_forward_naive(*(a.astype(np.float64) for a in
+                                               (case.x, case.w, case.b)), **case.kwargs)
+    expect_close(student(f"bwd-{kind}-{i}", "out"), expected, "conv2d_forward",
+                 atol=conv_bound(case, abs_conv(case)), rtol=0, dtype=case.x.dtype)
+
+
+def blame_earlier(student, kind, i, case, name):
+    """conv2d_backward is built from the student's conv2d_forward (its cache), and dx from
+    their col2im."""
+    forward = also_wrong(lambda: check_forward_case(student, kind, i, case),
+                         "conv2d_forward (Phase 2)", "conv2d_backward gets its cache from it")
+    col2im = also_wrong(lambda: check_col2im_case(student, kind, i, case), "col2im",
+                        "conv2d_backward's dx is col2im of dcols")
+    return lambda: forward() or (col2im() if name == "dx" else "")
 
 
 def check_backward(student, kind, select):
@@ -62,9 +85,10 @@ def check_backward(student, kind, select):
         N, F, Ho, Wo = d.shape
         terms = (F * case.kh * case.kw, N * Ho * Wo, N * Ho * Wo)  # sums behind dx, dw, db
         for k, name in enumerate(("dx", "dw", "db")):
-            expect_close(student(f"bwd-{kind}-{i}", f"backward.{k}"), expected[k],
+            blame = blame_earlier(student, kind, i, case, name)
+            expect_close(student(f"bwd-{kind}-{i}", f"backward.{k}", blame), expected[k],
                          f"conv2d_backward({case}) {name}", rtol=0, dtype=case.x.dtype,
-                         atol=float_bound(case.x.dtype, terms[k], magnitudes[k]))
+                         atol=float_bound(case.x.dtype, terms[k], magnitudes[k]), blame=blame)
 
 
 @points(1)

@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from cnnkit.autograder.suite import expect_close, points
+from cnnkit.autograder.suite import also_wrong, expect_close, points
 from cnnkit.autograder.suites.common import (
     expect_gradient, numerical_gradient, pool_backward_mistakes, pool_cases, ref,
 )
@@ -42,10 +42,18 @@ def check(student, kind, select):
         _, cache = ref.pool.max_pool_forward(case.x.astype(np.float64), **case.kwargs)
         expected = ref.pool.max_pool_backward(dout.astype(np.float64), cache)
         windows_per_pixel = math.ceil(case.size / case.stride) ** 2  # sums behind each dx value
-        expect_close(student(f"{kind}-{i}", "backward"), expected,
+        blame = also_wrong(lambda: check_forward_case(student, f"{kind}-{i}", case),
+                           "max_pool_forward (Phase 4)", "max_pool_backward gets its cache from it")
+        expect_close(student(f"{kind}-{i}", "backward", blame), expected,
                      f"max_pool_backward({case}) dx", rtol=0, dtype=case.x.dtype,
                      atol=4 * windows_per_pixel * np.finfo(case.x.dtype).eps * np.abs(dout).max(),
-                     mistakes=pool_backward_mistakes(case, dout.astype(np.float64)))
+                     mistakes=pool_backward_mistakes(case, dout.astype(np.float64)), blame=blame)
+
+
+def check_forward_case(student, call_id, case):
+    """The student's max_pool_forward on a backward case: its cache is what backward gets."""
+    expect_close(student(call_id, "out"), ref.pool.max_pool_forward(case.x, **case.kwargs)[0],
+                 "max_pool_forward", atol=0, rtol=0, dtype=case.x.dtype)
 
 
 @points(2)

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from cnnkit.autograder.suite import expect_close, expect_unmodified, points
+from cnnkit.autograder.suite import also_wrong, expect_close, expect_unmodified, points
 
 PHASE = 6
 PATCHES = ()
@@ -24,16 +24,23 @@ def build_job(job, rng):
 def test_forward_row_major(student):
     """flatten_forward: (N, ...) -> (N, D) in row-major (C, H, W) order"""
     for i, (x, _) in enumerate(student.cases):
-        expect_close(student(f"case-{i}", "out"), x.reshape(len(x), -1),
-                     f"flatten_forward(x {x.shape}) out", atol=0, rtol=0)
+        check_forward_case(student, i, x)
+
+
+def check_forward_case(student, i, x):
+    expect_close(student(f"case-{i}", "out"), x.reshape(len(x), -1),
+                 f"flatten_forward(x {x.shape}) out", atol=0, rtol=0)
 
 
 @points(2)
 def test_backward_restores_shape(student):
     """flatten_backward: (N, D) back to the input's shape"""
     for i, (x, dout) in enumerate(student.cases):
-        expect_close(student(f"case-{i}", "backward"), dout.reshape(x.shape),
-                     f"flatten_backward(dout {dout.shape}) for x {x.shape}", atol=0, rtol=0)
+        blame = also_wrong(lambda: check_forward_case(student, i, x), "flatten_forward",
+                           "flatten_backward gets its cache from it")
+        expect_close(student(f"case-{i}", "backward", blame), dout.reshape(x.shape),
+                     f"flatten_backward(dout {dout.shape}) for x {x.shape}", atol=0, rtol=0,
+                     blame=blame)
 
 
 @points(1)

@@ -262,3 +262,25 @@ def test_a_forward_pass_that_is_not_the_network_earns_no_accuracy(reference_run,
                "            x = x[::-1].copy()\n        return x")
     accuracy = only_training_counts(grade(submission, [9])["phases"][0])
     assert "different logits on" in accuracy[0]["feedback"]
+
+
+def test_a_phase_running_a_failing_earlier_phase_names_it_first(reference_copy, replace_in):
+    """max_pool_forward steps by the window size: Phase 5 takes its caches from it."""
+    from cnnkit.autograder.nbgrader.report import phase_report
+    from cnnkit.phases import phase
+
+    replace_in(reference_copy / "scratchcnn" / "pool.py",
+               "    Ho, Wo = (H - size) // stride + 1, (W - size) // stride + 1\n",
+               "    Ho, Wo = (H - size) // stride + 1, (W - size) // stride + 1\n"
+               "    stride = size\n")
+    result = grade(reference_copy, [4, 5])
+    phase4, phase5 = result["phases"]
+    blamed = "Phase 4 (max-pool forward) fails too, and these tests run your code from it"
+    assert phase4["status"] != "passed" and not phase4["suspects"]
+    assert phase5["status"] != "passed" and phase5["suspects"].startswith(blamed)
+    assert phase5["feedback"].startswith(blamed)
+    assert any(t["feedback"].startswith("Your max_pool_forward (Phase 4) is wrong on this input "
+                                        "too (max_pool_backward gets its cache from it)")
+               for t in phase5["tests"])
+    assert gradescope_results(result)["tests"][1]["output"].startswith(blamed)
+    assert blamed in phase_report(phase(5), phase5)

@@ -10,7 +10,10 @@ known_wrong/  one realistic bug each. "phase"; "place": a string, or a tuple of 
               phase's feedback must contain; "diagnosis": the suites' known-mistake description
               that some failed test's feedback must contain, or None; "dependent" (optional):
               phases that may lose points too because they run this code (a backward suite takes
-              its cache from the student's own forward); "gap" (optional): why the grader cannot
+              its cache from the student's own forward), whose feedback must then name this
+              phase as the one to fix first; "blame" (optional): {phase: words} that some failed
+              test of that phase must contain (the feedback names the student's function that
+              the failing one is built from); "gap" (optional): why the grader cannot
               catch it yet, which makes the test a strict xfail. The entry must lose points in its
               phase and none in the other phases it is graded on (`also_graded`).
 correct/      alternative implementations in other styles. "phases": every phase the code
@@ -28,6 +31,7 @@ import pytest
 
 from cnnkit.autograder.grade import grade
 from cnnkit.paths import KIT_ROOT
+from cnnkit.phases import phase
 
 CORPUS = Path(__file__).with_name("corpus")
 STATUSES = {"passed", "partial", "not_started", "failed", "timeout", "error"}
@@ -136,6 +140,13 @@ def test_known_wrong_loses_points_in_its_phase_only(entry, tmp_path):
         if number != own and number not in entry.meta.get("dependent", ()):
             assert phases[number]["status"] == "passed", (number, phases[number])
             assert phases[number]["score"] == phases[number]["max_score"]
+    for number in entry.meta.get("dependent", ()):
+        if phases[number]["status"] != "passed":  # it runs this code: it says what to fix first
+            blamed = f"Phase {own} ({phase(own).title}) fails too"
+            assert phases[number]["feedback"].startswith(blamed), phases[number]["feedback"]
+    for number, words in entry.meta.get("blame", {}).items():
+        failed = [t["feedback"] for t in phases[number]["tests"] if not t["passed"]]
+        assert any(words in f for f in failed), failed
 
 
 @pytest.mark.timeout(HANG_GUARD_SECONDS)
