@@ -13,9 +13,9 @@ first match wins:
 
 A folder found in 1-3 is a copy made elsewhere: it is validated structurally (gzip, IDX magic
 numbers, shapes, label range; problems are errors), while an md5 that differs from the official
-one is only a ChecksumWarning. A .gz file whose md5 differs but whose uncompressed content
-matches the published md5 of the uncompressed file (Fashion-MNIST publishes them; the Debian
-package recompresses) is the official data. Downloads, by contrast, must match the .gz md5
+one is only a ChecksumWarning, given once per file and user. A .gz file whose md5 differs but
+whose uncompressed content matches the published md5 of the uncompressed file (Fashion-MNIST
+publishes them; the Debian package recompresses) is the official data. Downloads, by contrast, must match the .gz md5
 exactly. Uncompressed files (the same names without ".gz") are accepted when the .gz is absent;
 they are checked against the uncompressed md5 where one is published (not for MNIST).
 """
@@ -260,8 +260,7 @@ def load_mnist(data_dir: str | Path | None = None, download: bool = True, *,
     for spec, path in zip(entry.files, paths, strict=True):
         values, md5, official = _read(path, spec)
         if official is False:
-            warnings.warn(_mismatch_message(entry, path, _official_md5(path, spec), md5),
-                          ChecksumWarning, stacklevel=2)
+            _warn_once(_mismatch_message(entry, path, _official_md5(path, spec), md5), path, md5)
         arrays.append(values)
     return MNIST(*arrays, folder=folder, dataset=entry)
 
@@ -281,6 +280,26 @@ def _require_files(entry: Dataset, folder: Path, source: str, can_download: bool
     hint = (f"; run `{entry.download_command}` or call load_mnist(download=True). "
             f"{entry.offline_hint}" if can_download else "")
     raise FileNotFoundError(missing + hint)
+
+
+def _warn_once(message: str, path: Path, md5: str) -> None:
+    """A ChecksumWarning the first time this user loads this file (by path and md5): a known
+    local copy is noted once, not on every run. The notes live in the user's state folder
+    (platformdirs; $XDG_STATE_HOME/cnnkit on Linux)."""
+    notes = platformdirs.user_state_path("cnnkit") / "checksum-notes.txt"
+    key = f"{md5} {path.resolve()}"
+    try:
+        if key in notes.read_text().splitlines():
+            return
+    except OSError:
+        pass  # no notes yet
+    warnings.warn(f"{message} (noted once for this file)", ChecksumWarning, stacklevel=3)
+    try:
+        notes.parent.mkdir(parents=True, exist_ok=True)
+        with open(notes, "a") as out:
+            out.write(key + "\n")
+    except OSError:
+        pass  # a read-only home: the note shows again next time
 
 
 def _mismatch_message(entry: Dataset, path: Path, expected: str, actual: str) -> str:

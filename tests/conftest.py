@@ -17,6 +17,21 @@ from sandbox_rules import pytest_report_header, pytest_runtest_makereport  # noq
 sys.path.insert(0, str(KIT_ROOT / "solutions"))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def user_state(tmp_path_factory):
+    """No test writes into the user's state folder (MNIST's checksum notes, see
+    cnnkit.data.mnist): the session's own, inherited by the commands the tests start."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
+        yield
+
+
+@pytest.fixture(autouse=True)
+def fresh_user_state(monkeypatch, tmp_path_factory):
+    """Each test starts with no checksum notes: a note it checks is not one an earlier test took."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
+
+
 @pytest.fixture
 def reference_copy(tmp_path) -> Path:
     """A scratch copy of the reference (a folder holding scratchcnn/) to break on purpose."""

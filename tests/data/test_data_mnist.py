@@ -37,9 +37,11 @@ def load_recording(*args, **kwargs) -> tuple[MNIST, list[warnings.WarningMessage
 
 
 @pytest.fixture(scope="module")
-def real(mnist_dir) -> tuple[MNIST, list[warnings.WarningMessage]]:
-    """The real shared folder, loaded once for the module."""
-    return load_recording(mnist_dir, download=False)
+def real(mnist_dir, tmp_path_factory) -> tuple[MNIST, list[warnings.WarningMessage]]:
+    """The real shared folder, loaded once for the module (with no checksum notes taken yet)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
+        return load_recording(mnist_dir, download=False)
 
 
 def test_real_folder_shapes_dtypes_and_ranges(real, mnist_dir):
@@ -150,6 +152,23 @@ def test_local_checksum_mismatch_is_a_warning_not_an_error(tmp_path, mnist_dir, 
         str(folder / name) for name in {*unofficial, TEST_LABELS.filename})
     assert any(hashlib.md5(recompressed).hexdigest() in str(w.message) for w in caught)
     assert mnist.y_test.shape == (10000,)
+
+
+def test_a_checksum_note_is_given_once_per_file(tmp_path, mnist_dir, mnist_bytes, linked_mnist,
+                                                unofficial):
+    folder = linked_mnist(mnist_dir, tmp_path, skip=(TEST_LABELS.filename,))
+    recompressed = gzip.compress(gzip.decompress(mnist_bytes[TEST_LABELS.filename]), mtime=0)
+    (folder / TEST_LABELS.filename).write_bytes(recompressed)
+    _, first = load_recording(folder)
+    _, second = load_recording(folder)
+    assert len(first) == len(unofficial) + 1 and "(noted once for this file)" in str(
+        first[0].message)
+    assert second == []
+    # Another file at the same place is noted again.
+    (folder / TEST_LABELS.filename).write_bytes(gzip.compress(gzip.decompress(
+        mnist_bytes[TEST_LABELS.filename]), mtime=1))
+    _, third = load_recording(folder)
+    assert [str(w.message).split(":")[0] for w in third] == [str(folder / TEST_LABELS.filename)]
 
 
 def test_missing_files_are_listed(tmp_path, mnist_dir, linked_mnist):
