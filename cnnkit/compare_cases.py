@@ -4,7 +4,8 @@ A case is a dict of named inputs, named and ordered as the function's docstring 
 arguments (a backward case holds `dout` and the inputs of the forward pass that made its
 cache); a call returns a dict of named outputs ("out", "dx", "dw", "grads['0.w']", ...).
 Shapes cover strides 1-3, padding 0-2, rectangular kernels, non-square inputs, N > 1, C > 1;
-the regimes the public tests use are included (ties in max pooling, x == 0 for ReLU).
+the regimes the tests use are included (pooling draws from the hidden suites' regimes: ties,
+all-negative windows, large values; x == 0 for ReLU).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from .autograder.suites.common import draw
+
 CONV_SHAPES = [  # (x shape, w shape, stride, padding)
     ((1, 1, 4, 4), (1, 1, 2, 2), 1, 0),
     ((2, 3, 7, 6), (4, 3, 3, 2), 1, 0),
@@ -22,8 +25,11 @@ CONV_SHAPES = [  # (x shape, w shape, stride, padding)
     ((3, 2, 9, 8), (2, 2, 2, 3), 3, 2),
     ((2, 4, 8, 8), (3, 4, 1, 1), 2, 0),
 ]
-POOL_SHAPES = [((1, 1, 4, 4), 2, 2), ((2, 3, 6, 6), 2, 2), ((2, 3, 7, 6), 3, 2),
-               ((2, 2, 5, 7), 2, 1), ((1, 2, 8, 7), 2, 3)]
+# (x shape, size, stride, regime of x): the hidden suites' regimes (`REGIMES`), except tiny
+# magnitudes, which compare's absolute tolerance would not tell apart.
+POOL_CASES = [((1, 1, 4, 4), 2, 2, "ties and plateaus"), ((2, 3, 6, 6), 2, 2, "all-negative"),
+              ((2, 3, 7, 6), 3, 2, "mixed signs"), ((2, 2, 5, 7), 2, 1, "ties and plateaus"),
+              ((1, 2, 8, 7), 2, 3, "large magnitudes (~1e12)")]
 DENSE_SHAPES = [(1, 3, 2), (4, 7, 5), (8, 1600, 10)]  # (N, D, M)
 
 
@@ -46,11 +52,10 @@ def conv_cases(rng):
 
 
 def pool_cases(rng):
-    for shape, size, stride in POOL_SHAPES:
+    for shape, size, stride, regime in POOL_CASES:
         out = (*shape[:2], (shape[2] - size) // stride + 1, (shape[3] - size) // stride + 1)
-        # Values on a coarse grid: ties happen, as in real images after ReLU.
-        yield {"x": rng.integers(0, 6, shape).astype(np.float64), "size": size, "stride": stride,
-               "dout": rng.standard_normal(out), "note": "integers 0..5, with ties"}
+        yield {"x": draw(rng, shape, regime), "size": size, "stride": stride,
+               "dout": rng.standard_normal(out), "note": regime}
 
 
 def dense_cases(rng):
