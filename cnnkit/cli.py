@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 
 from . import audit, bench, check, compare, handin, release, train
 from .autograder import batch, grade, gradescope_zip
@@ -14,6 +15,12 @@ COMMANDS = (check, compare, handin, release, train, bench, grade, batch, gradesc
             nbgrader_cli, data_cli, audit)
 
 
+def show_note(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning as one line for the user ("cnnkit: note: ..."), not Python's file:line form
+    pointing into the kit's own code."""
+    print(f"cnnkit: note: {message}", file=file or sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="cnnkit", description="CNN from scratch: pooling and strides — the course kit")
@@ -21,11 +28,13 @@ def main(argv: list[str] | None = None) -> int:
     for command in COMMANDS:
         command.register(subparsers)
     args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except (FileNotFoundError, ValueError) as err:
-        print(f"cnnkit {args.command}: {err}", file=sys.stderr)
-        return 2
+    with warnings.catch_warnings():  # restores Python's display when the command returns
+        warnings.showwarning = show_note
+        try:
+            return args.func(args)
+        except (FileNotFoundError, ValueError) as err:
+            print(f"cnnkit {args.command}: {err}", file=sys.stderr)
+            return 2
 
 
 if __name__ == "__main__":

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import gzip
 import hashlib
 import shutil
 
 import pytest
 
+from cnnkit.cli import main
 from cnnkit.data import ENV_VAR, FILES, get_dataset
 from cnnkit.data.cli import register
-from cnnkit.data.mnist import TRAIN_IMAGES, TRAIN_LABELS
+from cnnkit.data.mnist import TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS
+from cnnkit.models import build_model, load_impl, save_model
 
 
 def run(argv: list[str]) -> int:
@@ -116,3 +119,18 @@ def test_dataset_option_rejects_unknown_names(capsys):
         run(["data", "verify", "--dataset", "cifar"])
     assert info.value.code == 2
     assert "invalid choice: 'cifar'" in capsys.readouterr().err
+
+
+def test_a_checksum_note_is_one_line_once(tmp_path, mnist_dir, mnist_bytes, linked_mnist, capsys):
+    folder = linked_mnist(mnist_dir, tmp_path / "data", skip=(TEST_LABELS.filename,))
+    (folder / TEST_LABELS.filename).write_bytes(gzip.compress(gzip.decompress(
+        mnist_bytes[TEST_LABELS.filename]), mtime=0))  # recompressed: another md5
+    model = tmp_path / "model.npz"
+    save_model(model, build_model(load_impl("solutions"), "cnn", seed=0), {"kind": "cnn"})
+    command = ["evaluate", str(model), "--data", str(folder), "--limit", "10"]
+    assert main(command) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if "md5" in line]
+    assert f"cnnkit: note: {folder / TEST_LABELS.filename}: md5 " in "\n".join(notes)
+    assert all(line.startswith("cnnkit: note: ") for line in notes)
+    assert main(command) == 0
+    assert "md5" not in capsys.readouterr().err  # noted once
