@@ -13,7 +13,8 @@ known_wrong/  one realistic bug each. "phase"; "place": a string, or a tuple of 
               its cache from the student's own forward), whose feedback must then name this
               phase as the one to fix first; "blame" (optional): {phase: words} that some failed
               test of that phase must contain (the feedback names the student's function that
-              the failing one is built from); "gap" (optional): why the grader cannot
+              the failing one is built from); "extends" (optional): entries whose code comes
+              first, in order ("correct/<name>", ...); "gap" (optional): why the grader cannot
               catch it yet, which makes the test a strict xfail. The entry must lose points in its
               phase and none in the other phases it is graded on (`also_graded`).
 correct/      alternative implementations in other styles. "phases": every phase the code
@@ -65,7 +66,10 @@ class Entry:
         return cls(path.stem, ast.get_docstring(tree).splitlines()[0], meta, "\n\n".join(code))
 
     def apply(self, folder: Path) -> Path:
-        """Append this entry's code to its "file" of the scratchcnn package in `folder`."""
+        """Append this entry's code to its "file" of the scratchcnn package in `folder`, after
+        the code of the entries it "extends" (paths under corpus/), if any."""
+        for base in self.meta.get("extends", ()):
+            Entry.read(CORPUS / f"{base}.py").apply(folder)
         target = folder / "scratchcnn" / self.meta["file"]
         with open(target, "a") as out:
             out.write(f"\n\n# --- corpus entry {self.name}: {self.description}\n{self.code}\n")
