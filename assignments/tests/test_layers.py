@@ -66,11 +66,12 @@ def test_dense_numerical_gradient():
 
 @pytest.mark.phase7
 def test_relu_forward_and_backward():
-    x = np.array([[-2.0, 0.0, 3.0]])
+    x = np.array([[-2.0, 0.0, 0.5, 3.0]])
     out, cache = relu_forward(x)
-    assert_close(out, [[0, 0, 3]], "relu_forward([[-2, 0, 3]]) out")
-    dx = relu_backward(np.array([[5.0, 5.0, 5.0]]), cache)
-    assert_close(dx, [[0, 0, 5]], "relu_backward(5, x = [[-2, 0, 3]]) dx (0 at x == 0)")
+    assert_close(out, [[0, 0, 0.5, 3]], "relu_forward([[-2, 0, 0.5, 3]]) out")
+    dx = relu_backward(np.array([[5.0, 5.0, 5.0, 5.0]]), cache)
+    assert_close(dx, [[0, 0, 5, 5]], "relu_backward(5, x = [[-2, 0, 0.5, 3]]) dx (0 at x == 0, "
+                 "dout wherever x > 0)")
 
 
 @pytest.mark.phase7
