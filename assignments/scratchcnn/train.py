@@ -6,7 +6,7 @@
         stats = train_epoch(model, optimizer, x_train, y_train, batch_size=64, rng=epoch)
         test_loss, test_acc = evaluate(model, x_test, y_test)
 
-Images are float32 (N, 1, 28, 28) in [0, 1]; labels int (N,) in 0..9.
+Images are float (N, 1, 28, 28) in [0, 1], float32 in `cnnkit train`; labels int (N,) in 0..9.
 
 Phase 9, step by step:
 1. Write train_epoch below (its docstring says what each step does); `pytest -m phase9` checks
@@ -43,7 +43,8 @@ def train_epoch(model, optimizer, x, y, batch_size=64, rng=None, lr_schedule=Non
     Args:
         model: a CNN (forward, backward, params, grads).
         optimizer: an SGD (step(params, grads); its `lr` attribute may be changed).
-        x: (N, C, H, W) float32 images; y: (N,) integer labels.
+        x: (N, C, H, W) float images, float32 or float64 (the model's parameters are of the
+            same dtype; the grader trains in float64, so don't convert x); y: (N,) labels.
         batch_size: examples per step.
         rng: seed or numpy Generator for the shuffle (same seed, same order).
         lr_schedule: optional callable, step index within the epoch (0-based) -> learning rate,

@@ -8,8 +8,11 @@ assignments` saved (parameters and architecture as JSON, no pickle). What the gr
    from an initialisation drawn per submission. The harness records, at each optimizer step, which
    images the model's last forward got and the learning rate; this process replays exactly those
    steps through the reference from the same initialisation, and the weights the student's code
-   returned must be the replay's (up to float32 rounding). The replayed weights must then reach
-   80% on 2,000 test images (the reference reaches about 90%). Weights loaded from anywhere,
+   returned must be the replay's. Both train in float64: in float32, a correct implementation
+   that sums in another order drifted from the replay by 8-11% of the change training makes over
+   the epoch (a rounding difference grows once it flips a max-pool or ReLU decision); in float64
+   the corpus' correct alternatives stay within 2e-15 of it. The replayed weights must then
+   reach 80% on 2,000 test images (the reference reaches about 90%). Weights loaded from anywhere,
    or steps that are not one epoch over the given images, earn nothing.
 2. Their model's test accuracy on the official 10,000 MNIST test images, counted with the
    reference's forward pass on the weights of `model.npz` (the guide's CNN only: see
@@ -38,8 +41,9 @@ PATCHES = ()
 TRAIN_IMAGES, CHECK_IMAGES, TRAIN_ACCURACY = 3000, 2000, 0.80
 BATCH, LR, MOMENTUM = 32, 0.05, 0.9
 # The student's weights after the epoch vs the replay's: |student - replay| over |replay - init|,
-# per parameter. Correct alternatives that sum in other orders (the corpus' alt_conv_*,
-# alt_layers_*) measure at most 3.3e-6; weights trained on other steps, or loaded, are near 1 or more.
+# per parameter, in float64. Correct alternatives that sum in other orders (the corpus'
+# alt_conv_*, alt_layers_*) measure at most 1.8e-15; weights trained on other steps, or loaded,
+# are near 1 or more.
 MAX_REPLAY_DIFFERENCE = 1e-2
 # Test images per forward call, in the sandbox and here: a forward pass of the guide's CNN holds
 # about 0.4 MB per image at its peak, and grading must fit Gradescope's default 768 MB in all.
@@ -53,11 +57,11 @@ def model_specs():
             for spec in guide_layers()]
 
 
-def reference_model(params):
-    model = ref.model.build_guide_cnn(rng=0)
+def reference_model(params, dtype=np.float32):
+    model = ref.model.build_guide_cnn(rng=0, dtype=dtype)
     for name, value in params.items():
         index, key = name.split(".")
-        model.layers[int(index)].params[key] = np.array(value, dtype=np.float32)
+        model.layers[int(index)].params[key] = np.array(value, dtype=dtype)
     return model
 
 
@@ -70,9 +74,10 @@ def build_job(job, rng):
     mnist = load_mnist(download=False)
     order = rng.permutation(len(mnist.x_train))[:TRAIN_IMAGES]
     cases = {"x_test": to_nchw_float(mnist.x_test), "y_test": mnist.y_test.astype(np.int64),
-             "x_train": to_nchw_float(mnist.x_train[order]),
+             "x_train": to_nchw_float(mnist.x_train[order], np.float64),
              "y_train": mnist.y_train[order].astype(np.int64),
-             "init": ref.model.build_guide_cnn(rng=int(rng.integers(2**31))).params}
+             "init": ref.model.build_guide_cnn(rng=int(rng.integers(2**31)),
+                                               dtype=np.float64).params}
     job.recipe("train", "train", model={"class": "model.CNN", "layers": model_specs(),
                                         "params": cases["init"]},
                optimizer={"class": "model.SGD", "init": {"lr": LR, "momentum": MOMENTUM}},
@@ -120,7 +125,7 @@ def recorded_steps(student):
 def replay(cases, rows, sizes, lrs):
     """(params, stats): the reference's weights after the student's steps, from the same
     initialisation, and the epoch's mean loss and accuracy (each batch's, before its step)."""
-    model = reference_model(cases["init"])
+    model = reference_model(cases["init"], np.float64)
     optimizer = ref.model.SGD(lr=LR, momentum=MOMENTUM)
     total_loss = correct = 0.0
     for batch, lr in zip(np.split(rows, np.cumsum(sizes)[:-1]), lrs):
