@@ -15,9 +15,10 @@ A folder found in 1-3 is a copy made elsewhere: it is validated structurally (gz
 numbers, shapes, label range; problems are errors), while an md5 that differs from the official
 one is only a ChecksumWarning, given once per file and user. A .gz file whose md5 differs but
 whose uncompressed content matches the published md5 of the uncompressed file (Fashion-MNIST
-publishes them; the Debian package recompresses) is the official data. Downloads, by contrast, must match the .gz md5
-exactly. Uncompressed files (the same names without ".gz") are accepted when the .gz is absent;
-they are checked against the uncompressed md5 where one is published (not for MNIST).
+publishes them; the Debian package recompresses) is the official data. Downloads, by contrast,
+must match the .gz md5 exactly. Uncompressed files (the same names without ".gz") are accepted
+when the .gz is absent; they are checked against the uncompressed md5 where one is published
+(not for MNIST).
 """
 
 from __future__ import annotations
