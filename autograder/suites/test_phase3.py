@@ -62,7 +62,7 @@ def check_forward_case(student, kind, i, case):
                  atol=conv_bound(case, abs_conv(case)), rtol=0, dtype=case.x.dtype)
 
 
-def blame_earlier(student, kind, i, case, name):
+def blame_for(student, kind, i, case, name):
     """conv2d_backward is built from the student's conv2d_forward (its cache), and dx from
     their col2im."""
     forward = also_wrong(lambda: check_forward_case(student, kind, i, case),
@@ -85,7 +85,7 @@ def check_backward(student, kind, select):
         N, F, Ho, Wo = d.shape
         terms = (F * case.kh * case.kw, N * Ho * Wo, N * Ho * Wo)  # sums behind dx, dw, db
         for k, name in enumerate(("dx", "dw", "db")):
-            blame = blame_earlier(student, kind, i, case, name)
+            blame = blame_for(student, kind, i, case, name)
             expect_close(student(f"bwd-{kind}-{i}", f"backward.{k}", blame), expected[k],
                          f"conv2d_backward({case}) {name}", rtol=0, dtype=case.x.dtype,
                          atol=float_bound(case.x.dtype, terms[k], magnitudes[k]), blame=blame)

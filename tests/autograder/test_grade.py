@@ -10,8 +10,9 @@ import pytest
 
 from cnnkit.autograder.batch import grade_all
 from cnnkit.autograder.grade import grade, gradescope_results, total_line
+from cnnkit.autograder.nbgrader.report import phase_report
 from cnnkit.paths import KIT_ROOT
-from cnnkit.phases import PHASES
+from cnnkit.phases import PHASES, phase
 
 # Every phase but 9 (it needs a trained model: see the slow tests below).
 GRADED = [p.number for p in PHASES if p.number != 9]
@@ -266,9 +267,6 @@ def test_a_forward_pass_that_is_not_the_network_earns_no_accuracy(reference_run,
 
 def test_a_phase_running_a_failing_earlier_phase_names_it_first(reference_copy, replace_in):
     """max_pool_forward steps by the window size: Phase 5 takes its caches from it."""
-    from cnnkit.autograder.nbgrader.report import phase_report
-    from cnnkit.phases import phase
-
     replace_in(reference_copy / "scratchcnn" / "pool.py",
                "    Ho, Wo = (H - size) // stride + 1, (W - size) // stride + 1\n",
                "    Ho, Wo = (H - size) // stride + 1, (W - size) // stride + 1\n"
